@@ -1,0 +1,427 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+
+namespace Watermark;
+
+/// <summary>
+/// The content of a key file: the slots that carry a mark. Format: docs/key-file.md (JSON, version 1).
+/// Saved atomically with owner-only permissions; loaded with strict validation.
+/// </summary>
+public sealed class Keyring
+{
+    /// <summary>The value of the key file's <c>format</c> field.</summary>
+    public const string FormatName = "torchsharp-watermark-key";
+
+    /// <summary>The key-file version this library writes and reads.</summary>
+    public const int CurrentVersion = 1;
+
+    private const string DerivationV1 = "chacha20-v1";
+    private const long MaxFileBytes = 16 << 20;
+
+    /// <summary>Creates a keyring; parameters must be distinct.</summary>
+    public Keyring(IEnumerable<WatermarkKey> slots)
+    {
+        ArgumentNullException.ThrowIfNull(slots);
+        Slots = [.. slots];
+        var duplicate = Slots.GroupBy(s => s.Parameter, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Parameter '{duplicate.Key}' appears in {duplicate.Count()} slots; a keyring holds one key per parameter.", nameof(slots));
+        }
+    }
+
+    /// <summary>Creates a keyring of the given slots.</summary>
+    public Keyring(params WatermarkKey[] slots)
+        : this((IEnumerable<WatermarkKey>)slots)
+    {
+    }
+
+    /// <summary>The slots, in file order.</summary>
+    public ImmutableArray<WatermarkKey> Slots { get; }
+
+    /// <summary>The slot of a parameter, or null when the keyring does not mark it.</summary>
+    public WatermarkKey? Find(string parameter) => Slots.FirstOrDefault(s => s.Parameter == parameter);
+
+    /// <summary>Writes the key file atomically, readable and writable by the owner only (0600).</summary>
+    public void Save(string path)
+    {
+        AtomicFile.Write(path, stream =>
+        {
+            using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+            json.WriteStartObject();
+            json.WriteString("format", FormatName);
+            json.WriteNumber("version", CurrentVersion);
+            json.WriteStartArray("slots");
+            foreach (var slot in Slots)
+            {
+                json.WriteStartObject();
+                json.WriteString("parameter", slot.Parameter);
+                json.WriteStartArray("shape");
+                foreach (var d in slot.Shape)
+                {
+                    json.WriteNumberValue(d);
+                }
+
+                json.WriteEndArray();
+                json.WriteNumber("filterMeanLength", slot.FilterMeanLength);
+                json.WriteNumber("bits", slot.Bits);
+                json.WriteString("kind", KindName(slot.Kind));
+                json.WriteNumber("strength", slot.Strength);
+                json.WriteStartObject("message");
+                switch (slot.Message.Encoding)
+                {
+                    case MessageEncoding.Text:
+                        json.WriteString("encoding", "text");
+                        json.WriteString("value", slot.Message.Text);
+                        break;
+                    case MessageEncoding.Bytes:
+                        json.WriteString("encoding", "hex");
+                        json.WriteString("value", Convert.ToHexStringLower(slot.Message.Bytes));
+                        break;
+                    default:
+                        json.WriteString("encoding", "all-ones");
+                        break;
+                }
+
+                json.WriteEndObject();
+                json.WriteString("whitening", slot.Whitening == Whitening.None ? "none" : "keyed-mask-v1");
+                json.WriteString("derivation", DerivationV1);
+                json.WriteString("seed", slot.Seed.ToHex());
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }, ownerOnly: true);
+    }
+
+    /// <summary>Reads and validates a key file; any problem throws <see cref="KeyFileException"/> naming the field.</summary>
+    public static Keyring Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] content;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                throw new KeyFileException(path, null, "not found; create one with 'watermark keygen' or Keyring.Save.");
+            }
+
+            if (info.Length > MaxFileBytes)
+            {
+                throw new KeyFileException(path, null, $"{info.Length} bytes is far larger than any key file (limit {MaxFileBytes} bytes); is this the right file?");
+            }
+
+            content = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new KeyFileException(path, null, $"cannot be read: {e.Message}");
+        }
+
+        return Parse(content, path);
+    }
+
+    /// <summary>Parses key-file content; <paramref name="source"/> names it in errors.</summary>
+    public static Keyring Parse(ReadOnlySpan<byte> content, string source)
+    {
+        JsonDocument document;
+        try
+        {
+            var reader = new Utf8JsonReader(content, new JsonReaderOptions { MaxDepth = 8 });
+            document = JsonDocument.ParseValue(ref reader);
+            if (reader.BytesConsumed != content.Length && !IsWhitespace(content[(int)reader.BytesConsumed..]))
+            {
+                throw new KeyFileException(source, null, "unexpected content after the JSON object.");
+            }
+        }
+        catch (JsonException e)
+        {
+            var where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : string.Empty;
+            throw new KeyFileException(source, null, $"is not valid JSON{where} (truncated or corrupt?); restore it from your backup.");
+        }
+
+        using (document)
+        {
+            var reader = new FieldReader(source);
+            var root = document.RootElement;
+            reader.Object(root, "$", ["format", "version", "slots"]);
+            var format = reader.String(root, "format", "format");
+            if (format != FormatName)
+            {
+                throw new KeyFileException(source, "format", $"expected \"{FormatName}\", found \"{Escape(format)}\"; this is not a watermark key file.");
+            }
+
+            var version = reader.Int(root, "version", "version");
+            if (version != CurrentVersion)
+            {
+                throw new KeyFileException(source, "version", $"version {version} is not supported; this library reads version {CurrentVersion}. Use the Watermark release that wrote the file.");
+            }
+
+            var slotsElement = reader.Property(root, "slots", "slots");
+            if (slotsElement.ValueKind != JsonValueKind.Array || slotsElement.GetArrayLength() == 0)
+            {
+                throw new KeyFileException(source, "slots", "expected a non-empty array of slots.");
+            }
+
+            var slots = new List<WatermarkKey>();
+            var index = 0;
+            foreach (var element in slotsElement.EnumerateArray())
+            {
+                slots.Add(ReadSlot(reader, element, $"slots[{index}]"));
+                index++;
+            }
+
+            var duplicate = slots.GroupBy(s => s.Parameter, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+            {
+                throw new KeyFileException(source, "slots", $"parameter '{duplicate.Key}' appears in more than one slot.");
+            }
+
+            return new Keyring(slots);
+        }
+    }
+
+    private static WatermarkKey ReadSlot(FieldReader reader, JsonElement slot, string at)
+    {
+        reader.Object(slot, at, ["parameter", "shape", "filterMeanLength", "bits", "kind", "strength", "message", "whitening", "derivation", "seed"]);
+        var parameter = reader.String(slot, "parameter", $"{at}.parameter");
+        if (string.IsNullOrWhiteSpace(parameter))
+        {
+            throw reader.Error($"{at}.parameter", "expected the state_dict name of the host weight, e.g. \"conv2.weight\".");
+        }
+
+        var shapeElement = reader.Property(slot, "shape", $"{at}.shape");
+        if (shapeElement.ValueKind != JsonValueKind.Array || shapeElement.GetArrayLength() is < 2 or > 5)
+        {
+            throw reader.Error($"{at}.shape", "expected an array of 2 to 5 positive integers, e.g. [64, 64, 3, 3].");
+        }
+
+        var shape = new List<long>();
+        foreach (var d in shapeElement.EnumerateArray())
+        {
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var value) || value <= 0 || value > int.MaxValue)
+            {
+                throw reader.Error($"{at}.shape", "expected an array of 2 to 5 positive integers, e.g. [64, 64, 3, 3].");
+            }
+
+            shape.Add(value);
+        }
+
+        int m;
+        try
+        {
+            m = Capacity.FilterMeanLength(shape);
+        }
+        catch (ArgumentException e)
+        {
+            throw reader.Error($"{at}.shape", e.Message);
+        }
+
+        var declaredM = reader.Int(slot, "filterMeanLength", $"{at}.filterMeanLength");
+        if (declaredM != m)
+        {
+            throw reader.Error($"{at}.filterMeanLength", $"is {declaredM} but the shape {Capacity.ShapeText(shape)} gives M = {m}; the file was edited or corrupted.");
+        }
+
+        var bits = reader.Int(slot, "bits", $"{at}.bits");
+        if (bits <= 0)
+        {
+            throw reader.Error($"{at}.bits", $"expected a positive number of bits T, found {bits}.");
+        }
+
+        var kindText = reader.String(slot, "kind", $"{at}.kind");
+        var kind = kindText switch
+        {
+            "direct" => KeyKind.Direct,
+            "diff" => KeyKind.Diff,
+            "random" => KeyKind.Random,
+            _ => throw reader.Error($"{at}.kind", $"expected \"direct\", \"diff\" or \"random\", found \"{Escape(kindText)}\"."),
+        };
+
+        var strengthElement = reader.Property(slot, "strength", $"{at}.strength");
+        if (strengthElement.ValueKind != JsonValueKind.Number || !strengthElement.TryGetDouble(out var strength) || !double.IsFinite(strength) || strength <= 0)
+        {
+            throw reader.Error($"{at}.strength", "expected a positive number λ (the paper uses 0.01).");
+        }
+
+        var message = ReadMessage(reader, reader.Property(slot, "message", $"{at}.message"), $"{at}.message");
+        if (!message.FitsIn(bits))
+        {
+            throw reader.Error($"{at}.message", $"has {message.BitLength} bits but the slot carries only {bits}.");
+        }
+
+        var whiteningText = reader.String(slot, "whitening", $"{at}.whitening");
+        var whitening = whiteningText switch
+        {
+            "none" => Whitening.None,
+            "keyed-mask-v1" => Whitening.KeyedMask,
+            _ => throw reader.Error($"{at}.whitening", $"expected \"none\" or \"keyed-mask-v1\", found \"{Escape(whiteningText)}\"."),
+        };
+
+        var derivation = reader.String(slot, "derivation", $"{at}.derivation");
+        if (derivation != DerivationV1)
+        {
+            throw reader.Error($"{at}.derivation", $"expected \"{DerivationV1}\", found \"{Escape(derivation)}\"; the file was written by an unknown version.");
+        }
+
+        var seedText = reader.String(slot, "seed", $"{at}.seed");
+        if (!SecretSeed.TryParseHex(seedText, out var seed) || seed is null)
+        {
+            // The value is secret (or a damaged secret): describe it, never echo it.
+            throw reader.Error($"{at}.seed", $"expected 64 hex digits (256 bits), found {seedText.Length} characters that are not a valid seed.");
+        }
+
+        if (kind == KeyKind.Diff && m < 2)
+        {
+            throw reader.Error($"{at}.kind", $"a diff key needs M ≥ 2; the shape gives M = {m}.");
+        }
+
+        return WatermarkKey.Create(parameter, shape, bits, kind, message, strength, whitening, allowOverCapacity: true, seed);
+    }
+
+    private static Message ReadMessage(FieldReader reader, JsonElement element, string at)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw reader.Error(at, "expected an object such as {\"encoding\": \"text\", \"value\": \"ACME Corp\"}.");
+        }
+
+        var encoding = reader.String(element, "encoding", $"{at}.encoding");
+        switch (encoding)
+        {
+            case "all-ones":
+                reader.Object(element, at, ["encoding"]);
+                return Message.AllOnes;
+            case "text":
+                reader.Object(element, at, ["encoding", "value"]);
+                var text = reader.String(element, "value", $"{at}.value");
+                if (text.Length == 0)
+                {
+                    throw reader.Error($"{at}.value", "a text message must not be empty.");
+                }
+
+                return Message.FromText(text);
+            case "hex":
+                reader.Object(element, at, ["encoding", "value"]);
+                var hex = reader.String(element, "value", $"{at}.value");
+                try
+                {
+                    if (hex.Length == 0)
+                    {
+                        throw new FormatException();
+                    }
+
+                    return Message.FromBytes(Convert.FromHexString(hex));
+                }
+                catch (FormatException)
+                {
+                    throw reader.Error($"{at}.value", "expected a non-empty even number of hex digits.");
+                }
+
+            default:
+                throw reader.Error($"{at}.encoding", $"expected \"text\", \"hex\" or \"all-ones\", found \"{Escape(encoding)}\".");
+        }
+    }
+
+    internal static string KindName(KeyKind kind) => kind switch
+    {
+        KeyKind.Direct => "direct",
+        KeyKind.Diff => "diff",
+        _ => "random",
+    };
+
+    private static bool IsWhitespace(ReadOnlySpan<byte> rest)
+    {
+        foreach (var b in rest)
+        {
+            if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // Field values are echoed only when short and printable, so a damaged file cannot flood a terminal.
+    private static string Escape(string value)
+    {
+        var builder = new StringBuilder();
+        foreach (var c in value.Length > 40 ? value[..40] + "…" : value)
+        {
+            builder.Append(char.IsControl(c) ? '?' : c);
+        }
+
+        return builder.ToString();
+    }
+
+    private sealed class FieldReader(string source)
+    {
+        public KeyFileException Error(string field, string problem) => new(source, field, problem);
+
+        public void Object(JsonElement element, string at, string[] allowed)
+        {
+            if (element.ValueKind != JsonValueKind.Object)
+            {
+                throw Error(at, "expected a JSON object.");
+            }
+
+            foreach (var property in element.EnumerateObject())
+            {
+                if (Array.IndexOf(allowed, property.Name) < 0)
+                {
+                    throw Error(at == "$" ? property.Name : $"{at}.{property.Name}", $"unknown field; a version-{CurrentVersion} key file has only {string.Join(", ", allowed)}.");
+                }
+            }
+        }
+
+        public JsonElement Property(JsonElement element, string name, string field)
+        {
+            if (!element.TryGetProperty(name, out var value))
+            {
+                throw Error(field, "missing.");
+            }
+
+            return value;
+        }
+
+        public string String(JsonElement element, string name, string field)
+        {
+            var value = Property(element, name, field);
+            if (value.ValueKind != JsonValueKind.String)
+            {
+                throw Error(field, $"expected a string, found {Describe(value)}.");
+            }
+
+            return value.GetString()!;
+        }
+
+        public int Int(JsonElement element, string name, string field)
+        {
+            var value = Property(element, name, field);
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var result))
+            {
+                throw Error(field, $"expected an integer, found {Describe(value)}.");
+            }
+
+            return result;
+        }
+
+        private static string Describe(JsonElement value) => value.ValueKind switch
+        {
+            JsonValueKind.Number => value.GetRawText().Length > 24 ? "an out-of-range number" : value.GetRawText(),
+            JsonValueKind.String => "a string",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.Object => "an object",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            _ => "null",
+        };
+    }
+}

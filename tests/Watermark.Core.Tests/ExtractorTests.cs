@@ -1,0 +1,78 @@
+using System;
+using System.Linq;
+using Xunit;
+
+namespace Watermark.Tests;
+
+public class ExtractorTests
+{
+    [Fact]
+    public void FilterMeanAveragesOverFiltersInCOrder()
+    {
+        // Two filters of shape [1, 2, 2]: w = elementwise mean.
+        float[] weight = [1, 2, 3, 4, 3, 6, 9, 12];
+        Assert.Equal([2.0, 4.0, 6.0, 8.0], FilterMean.Compute(weight, [2, 1, 2, 2]));
+        Assert.Throws<ArgumentException>(() => FilterMean.Compute(weight, [3, 1, 2, 2]));
+    }
+
+    [Fact]
+    public void WeightsChosenForTheKeyVerifyAndOthersDoNot()
+    {
+        var key = WatermarkKey.Create("c.weight", [4, 300], 128, KeyKind.Random, Message.FromText("ACME"), 0.01, null, false, TestSeeds.Numbered(7));
+        // w = Xᵀ(2b − 1) puts every projection on the right side (rows of X are nearly orthogonal).
+        var x = key.ProjectionMatrix().ToArray();
+        var b = key.TargetBits().ToArray();
+        var w = new double[300];
+        for (var j = 0; j < 128; j++)
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                w[i] += x[(j * 300) + i] * (b[j] ? 1 : -1);
+            }
+        }
+
+        var weight = Enumerable.Range(0, 4 * 300).Select(i => (float)w[i % 300]).ToArray();
+        var marked = Extractor.Extract(key, weight, [4, 300]);
+        Assert.True(marked.Matched >= 120, marked.ToString());
+        Assert.True(marked.PValue.IsAtMost(1e-20));
+        Assert.Equal("ACME", System.Text.Encoding.UTF8.GetString(Message.Recover(marked.MessageBits.AsSpan(), 4)));
+
+        var other = WatermarkKey.Create("c.weight", [4, 300], 128, KeyKind.Random, Message.FromText("ACME"), 0.01, null, false, TestSeeds.Numbered(8));
+        var unmarked = Extractor.Extract(other, weight, [4, 300]);
+        Assert.InRange(unmarked.BitErrorRate, 0.3, 0.7);
+        Assert.False(new VerificationResult([unmarked]).IsPresent);
+    }
+
+    [Fact]
+    public void NonFiniteWeightsAreRefusedWithTheSlotNamed()
+    {
+        var key = WatermarkKey.Create("c.weight", [2, 8], 4);
+        var weight = new float[16];
+        weight[5] = float.NaN;
+        Assert.Contains("'c.weight'", Assert.Throws<WatermarkException>(() => Extractor.Extract(key, weight, [2, 8])).Message, StringComparison.Ordinal);
+        weight[5] = float.PositiveInfinity;
+        Assert.Contains("infinite", Assert.Throws<WatermarkException>(() => Extractor.Extract(key, weight, [2, 8])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ShapeMismatchIsRefused()
+    {
+        var key = WatermarkKey.Create("c.weight", [2, 8], 4);
+        var e = Assert.Throws<WatermarkException>(() => Extractor.Extract(key, new float[16], [4, 4]));
+        Assert.Contains("[2, 8]", e.Message, StringComparison.Ordinal);
+        Assert.Contains("[4, 4]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CombinedVerdictPoolsTheSlots()
+    {
+        var a = WatermarkKey.Create("a", [2, 64], 32, KeyKind.Random, null, 0.01, null, false, TestSeeds.Numbered(1));
+        var b = WatermarkKey.Create("b", [2, 64], 32, KeyKind.Random, null, 0.01, null, false, TestSeeds.Numbered(2));
+        var weight = Enumerable.Range(0, 128).Select(i => (float)Math.Sin(i)).ToArray();
+        var result = new VerificationResult([Extractor.Extract(a, weight, [2, 64]), Extractor.Extract(b, weight, [2, 64])]);
+        Assert.Equal(64, result.Bits);
+        Assert.Equal(result.Slots.Sum(s => s.Matched), result.Matched);
+        Assert.Equal(PValue.BinomialUpperTail(64, result.Matched), result.PValue);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new VerificationResult(result.Slots, alpha: 0));
+    }
+}
