@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Watermark;
