@@ -62,5 +62,5 @@ public sealed class VerificationResult
 
     /// <inheritdoc/>
     public override string ToString() =>
-        FormattableString.Invariant($"{(IsPresent ? "present" : "absent")}: {Matched}/{Bits} bits, BER {BitErrorRate:0.000}, p = {PValue} (alpha {Alpha:G3})");
+        FormattableString.Invariant($"{(IsPresent ? "present" : "absent")}: {Matched}/{Bits} bits, BER {BitErrorRate:0.000}, p = {PValue} (alpha {Alpha.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture)})");
 }
