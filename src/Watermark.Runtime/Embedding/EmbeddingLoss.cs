@@ -18,7 +18,9 @@ public static class EmbeddingLoss
         Extractor.CheckShape(key, weight.shape);
         var (x, b) = KeyTensors.For(key, weight.device, weight.dtype);
         using var scope = NewDisposeScope();
-        var logits = x.mv(weight.FilterMean());
+        // Xw as multiply-and-sum, not mv: BLAS gemv gave run-to-run last-bit differences on CPU,
+        // which broke bit-identical resumed training; ATen's reduction is deterministic.
+        var logits = (x * weight.FilterMean()).sum(1);
         return nn.functional.binary_cross_entropy_with_logits(logits, b, reduction: nn.Reduction.Sum).MoveToOuterDisposeScope();
     }
 

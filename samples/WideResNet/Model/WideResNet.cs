@@ -1,0 +1,103 @@
+using System;
+using System.Linq;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace WideResNet.Model;
+
+/// <summary>
+/// Pre-activation residual block (BN-ReLU-conv, twice). The watermark goes into <c>conv2</c>, the
+/// block's second conv (Uchida et al. §4.1). The shortcut is a 1×1 conv when the shape changes.
+/// </summary>
+public sealed class Block : nn.Module<Tensor, Tensor>
+{
+    private readonly BatchNorm2d bn1;
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn2;
+    private readonly Conv2d conv2;
+    private readonly Conv2d? shortcut;
+
+    public Block(long input, long output, long stride)
+        : base(nameof(Block))
+    {
+        bn1 = nn.BatchNorm2d(input);
+        conv1 = nn.Conv2d(input, output, 3, stride: stride, padding: 1, bias: false);
+        bn2 = nn.BatchNorm2d(output);
+        conv2 = nn.Conv2d(output, output, 3, padding: 1, bias: false);
+        shortcut = input != output || stride != 1 ? nn.Conv2d(input, output, 1, stride: stride, bias: false) : null;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var activated = nn.functional.relu(bn1.forward(input));
+        var residual = shortcut is null ? input : shortcut.forward(activated);
+        var output = conv2.forward(nn.functional.relu(bn2.forward(conv1.forward(activated))));
+        return (output + residual).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// WRN-(6N+4)-k (Zagoruyko &amp; Komodakis 2016) as in Uchida et al. Table 1: conv1 (3×3, 16), then groups
+/// conv2/conv3/conv4 of N blocks with 16k/32k/64k filters at 32×32/16×16/8×8, then BN-ReLU, global
+/// average pooling and a linear classifier. State-dict names: <c>g2.block0.conv2.weight</c> and so on.
+/// </summary>
+public sealed class WideResNet : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv1;
+    private readonly Sequential g2;
+    private readonly Sequential g3;
+    private readonly Sequential g4;
+    private readonly BatchNorm2d bn;
+    private readonly Linear fc;
+
+    public WideResNet(int depth, int widen, int classes)
+        : base($"WRN-{depth}-{widen}")
+    {
+        if (depth < 10 || (depth - 4) % 6 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(depth), depth, "A WRN depth is 6N + 4 with N ≥ 1 (10, 16, 22, 28, …).");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(widen);
+        var n = (depth - 4) / 6;
+        Depth = depth;
+        Widen = widen;
+        conv1 = nn.Conv2d(3, 16, 3, padding: 1, bias: false);
+        g2 = Group(16, 16 * widen, n, 1);
+        g3 = Group(16 * widen, 32 * widen, n, 2);
+        g4 = Group(32 * widen, 64 * widen, n, 2);
+        bn = nn.BatchNorm2d(64 * widen);
+        fc = nn.Linear(64 * widen, classes);
+        RegisterComponents();
+        foreach (var (_, module) in named_modules())
+        {
+            if (module is Conv2d conv)
+            {
+                nn.init.kaiming_normal_(conv.weight!, mode: nn.init.FanInOut.FanIn, nonlinearity: nn.init.NonlinearityType.ReLU);
+            }
+        }
+    }
+
+    public int Depth { get; }
+
+    public int Widen { get; }
+
+    /// <summary>The state_dict name of the second conv's weight in block 0 of group 2, 3 or 4.</summary>
+    public static string HostParameter(int group) => group is >= 2 and <= 4
+        ? $"g{group}.block0.conv2.weight"
+        : throw new ArgumentOutOfRangeException(nameof(group), group, "The watermark goes into group conv2, conv3 or conv4 (2, 3 or 4).");
+
+    private static Sequential Group(long input, long output, int blocks, long stride) =>
+        nn.Sequential(Enumerable.Range(0, blocks).Select(i => ($"block{i}", (nn.Module<Tensor, Tensor>)new Block(i == 0 ? input : output, output, i == 0 ? stride : 1))).ToArray());
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var x = g4.forward(g3.forward(g2.forward(conv1.forward(input))));
+        x = nn.functional.relu(bn.forward(x));
+        x = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1);
+        return fc.forward(x).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,68 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Watermark;
+
+/// <summary>
+/// The keyring's slots bound to a model's parameters (by state_dict name) once, so each training
+/// step adds Σ_s λ_s·E_R(w_s) without a lookup. Shapes are checked when binding.
+/// </summary>
+public sealed class WatermarkRegularizer
+{
+    private readonly (WatermarkKey Key, Parameter Weight)[] slots;
+
+    /// <summary>Binds every slot of <paramref name="keyring"/> to the parameter of <paramref name="model"/> it names.</summary>
+    public WatermarkRegularizer(Keyring keyring, nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(keyring);
+        ArgumentNullException.ThrowIfNull(model);
+        Keyring = keyring;
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        slots = [.. keyring.Slots.Select(key =>
+        {
+            if (!parameters.TryGetValue(key.Parameter, out var weight))
+            {
+                throw new WatermarkException($"Slot '{key.Parameter}' of the key file is not a parameter of this model; its weights include {string.Join(", ", parameters.Keys.Where(n => n.EndsWith(".weight", StringComparison.Ordinal)).Take(8))}.");
+            }
+
+            Extractor.CheckShape(key, weight.shape);
+            return (key, weight);
+        })];
+    }
+
+    /// <summary>The keyring.</summary>
+    public Keyring Keyring { get; }
+
+    /// <summary>The bound host weights, in keyring order.</summary>
+    public IReadOnlyList<Parameter> Weights => [.. slots.Select(s => s.Weight)];
+
+    /// <summary>Σ_s λ_s·E_R(w_s): add it to the task loss.</summary>
+    public Tensor Loss()
+    {
+        using var scope = NewDisposeScope();
+        Tensor? total = null;
+        foreach (var (key, weight) in slots)
+        {
+            var term = EmbeddingLoss.Weighted(weight, key);
+            total = total is null ? term : total + term;
+        }
+
+        return (total ?? tensor(0f)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Σ_s E_R(w_s) without λ, as the paper reports it.</summary>
+    public double EmbeddingLossValue()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return slots.Sum(s => EmbeddingLoss.Compute(s.Weight, s.Key).ToDouble());
+    }
+
+    /// <summary>Reads every slot and combines the verdict.</summary>
+    public VerificationResult Verify(double alpha = VerificationResult.DefaultAlpha) =>
+        new([.. slots.Select(s => s.Key.Extract(s.Weight))], alpha);
+}

@@ -1,0 +1,24 @@
+namespace Watermark.Training;
+
+/// <summary>What one epoch did; the rows of a results file and of Fig. 1.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="LearningRate">Learning rate during the epoch.</param>
+/// <param name="TrainLoss">Mean task loss over the epoch's batches (cross-entropy, or distillation loss).</param>
+/// <param name="TrainError">Fraction of training images misclassified during the epoch (against labels; NaN when distilling).</param>
+/// <param name="EmbeddingLoss">Σ E_R over the slots at the epoch's end (without λ); NaN without a watermark.</param>
+/// <param name="BitErrorRate">Combined BER at the epoch's end; NaN without a watermark.</param>
+/// <param name="PValueLog10">log₁₀ of the combined p-value at the epoch's end; NaN without a watermark.</param>
+/// <param name="TestError">Test error at the epoch's end; NaN without a test set.</param>
+/// <param name="Seconds">Wall time of the epoch's training (without evaluation).</param>
+/// <param name="ImagesPerSecond">Training throughput.</param>
+public sealed record EpochMetrics(
+    int Epoch,
+    double LearningRate,
+    double TrainLoss,
+    double TrainError,
+    double EmbeddingLoss,
+    double BitErrorRate,
+    double PValueLog10,
+    double TestError,
+    double Seconds,
+    double ImagesPerSecond);

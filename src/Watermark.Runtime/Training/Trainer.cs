@@ -1,0 +1,210 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using TorchSharp;
+using TorchSharp.Modules;
+using Watermark.Data;
+using static TorchSharp.torch;
+
+namespace Watermark.Training;
+
+/// <summary>What the model learns from.</summary>
+public enum TrainingTarget
+{
+    /// <summary>The dataset's labels (train- and fine-tune-to-embed).</summary>
+    Labels,
+
+    /// <summary>A teacher's soft predictions; labels are never read (distill-to-embed).</summary>
+    Teacher,
+}
+
+/// <summary>
+/// A ready training loop for any TorchSharp classifier, with the watermark's λ·E_R added to the task
+/// loss: SGD (Nesterov), weight decay, multi-step learning rate, per-epoch atomic checkpoints that a
+/// later run resumes from, and progress. Your own loop remains possible: <c>loss = task + regularizer.Loss()</c>.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly nn.Module<Tensor, Tensor> model;
+    private readonly TrainingOptions options;
+    private readonly WatermarkRegularizer? watermark;
+    private readonly nn.Module<Tensor, Tensor>? teacher;
+    private readonly Device device;
+
+    /// <summary>Creates a trainer. Pass a <paramref name="teacher"/> to distill instead of reading labels.</summary>
+    public Trainer(nn.Module<Tensor, Tensor> model, TrainingOptions options, WatermarkRegularizer? watermark = null, nn.Module<Tensor, Tensor>? teacher = null, Device? device = null)
+    {
+        this.model = model ?? throw new ArgumentNullException(nameof(model));
+        this.options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Validate();
+        this.watermark = watermark;
+        this.teacher = teacher;
+        this.device = device ?? CPU;
+    }
+
+    /// <summary>Where to write a checkpoint after each epoch (and resume from, when it exists). Null: none.</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Progress output.</summary>
+    public ProgressDisplay Progress { get; init; } = ProgressDisplay.None;
+
+    /// <summary>Labels, or a teacher's predictions.</summary>
+    public TrainingTarget Target => teacher is null ? TrainingTarget.Labels : TrainingTarget.Teacher;
+
+    /// <summary>Called after each epoch (and its checkpoint) with the history so far.</summary>
+    public Action<IReadOnlyList<EpochMetrics>>? EpochFinished { get; init; }
+
+    /// <summary>
+    /// Trains for <see cref="TrainingOptions.Epochs"/> epochs in total, resuming from
+    /// <see cref="CheckpointPath"/> when it holds an earlier state of this run.
+    /// </summary>
+    public IReadOnlyList<EpochMetrics> Fit(ImageDataset train, ImageDataset? test = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var loader = new BatchLoader(train, options.BatchSize, shuffle: true, augment: options.Augment, seed: options.Seed);
+        var testLoader = test is null ? null : new BatchLoader(test, 256, shuffle: false, augment: false, seed: 0);
+        model.to(device);
+        teacher?.to(device).eval();
+        using var optimizer = optim.SGD(model.parameters(), options.LearningRate, options.Momentum, 0, options.WeightDecay, options.Nesterov);
+
+        var history = new List<EpochMetrics>();
+        var start = 0;
+        if (CheckpointPath is not null && File.Exists(CheckpointPath))
+        {
+            var (finished, seed, saved) = Checkpoint.Load(CheckpointPath, model, optimizer);
+            if (seed != options.Seed)
+            {
+                throw new WatermarkException($"Checkpoint '{CheckpointPath}' belongs to a run with seed {seed}, not {options.Seed}; use the same seed to resume or another output folder to start afresh.");
+            }
+
+            start = finished;
+            history.AddRange(saved);
+            Progress.Line($"resumed from {CheckpointPath} after epoch {finished}");
+        }
+
+        for (var epoch = start; epoch < options.Epochs; epoch++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            torch.manual_seed((long)(SplitMix64.Mix(options.Seed, (ulong)epoch) >> 1));
+            var lr = options.LearningRateAt(epoch);
+            foreach (var group in optimizer.ParamGroups)
+            {
+                group.LearningRate = lr;
+            }
+
+            var clock = Stopwatch.StartNew();
+            var (loss, error) = TrainEpoch(loader, optimizer, epoch, cancellation);
+            var seconds = clock.Elapsed.TotalSeconds;
+            var (er, ber, log10p) = WatermarkState();
+            var testError = testLoader is null ? double.NaN : Evaluate(model, testLoader, device);
+            var metrics = new EpochMetrics(epoch + 1, lr, loss, error, er, ber, log10p, testError, seconds, train.Count / seconds);
+            history.Add(metrics);
+            if (CheckpointPath is not null)
+            {
+                Checkpoint.Save(CheckpointPath, model, optimizer, epoch + 1, options.Seed, history);
+            }
+
+            var perEpoch = history.Skip(start).Average(h => h.Seconds);
+            Progress.Epoch(options.Epochs, metrics, TimeSpan.FromSeconds(perEpoch * (options.Epochs - epoch - 1)));
+            EpochFinished?.Invoke(history);
+        }
+
+        return history;
+    }
+
+    private (double Loss, double Error) TrainEpoch(BatchLoader loader, OptimizerHelper optimizer, int epoch, CancellationToken cancellation)
+    {
+        model.train();
+        using var lossSum = zeros(1, dtype: ScalarType.Float64, device: device);
+        using var wrong = zeros(1, dtype: ScalarType.Int64, device: device);
+        var seen = 0;
+        var batchIndex = 0;
+        var clock = Stopwatch.StartNew();
+        foreach (var batch in loader.Epoch(epoch, device, cancellation))
+        {
+            using var scope = NewDisposeScope();
+            using var owned = batch;
+            var count = (int)batch.Images.shape[0];
+            optimizer.zero_grad();
+            var logits = model.forward(batch.Images);
+            var task = TaskLoss(logits, batch);
+            var total = watermark is null ? task : task + watermark.Loss();
+            total.backward();
+            optimizer.step();
+
+            using (no_grad())
+            {
+                lossSum.add_(task.detach().to(ScalarType.Float64) * count);
+                if (teacher is null)
+                {
+                    wrong.add_(logits.argmax(1).ne(batch.Labels).sum());
+                }
+            }
+
+            seen += count;
+            batchIndex++;
+            if (options.ReportEvery > 0 && batchIndex % options.ReportEvery == 0)
+            {
+                var elapsed = clock.Elapsed;
+                var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / batchIndex * (loader.BatchesPerEpoch - batchIndex));
+                Progress.Batch(epoch + 1, options.Epochs, batchIndex, loader.BatchesPerEpoch, elapsed, remaining, lossSum.ToDouble() / seen);
+            }
+        }
+
+        return (lossSum.ToDouble() / seen, teacher is null ? wrong.ToInt64() / (double)seen : double.NaN);
+    }
+
+    // Cross-entropy against labels, or against the teacher's softmax (labels untouched).
+    private Tensor TaskLoss(Tensor logits, Batch batch)
+    {
+        if (teacher is null)
+        {
+            return nn.functional.cross_entropy(logits, batch.Labels);
+        }
+
+        Tensor soft;
+        using (no_grad())
+        {
+            soft = nn.functional.softmax(teacher.forward(batch.Images), 1);
+        }
+
+        return -(soft * nn.functional.log_softmax(logits, 1)).sum(1).mean();
+    }
+
+    private (double EmbeddingLoss, double BitErrorRate, double PValueLog10) WatermarkState()
+    {
+        if (watermark is null)
+        {
+            return (double.NaN, double.NaN, double.NaN);
+        }
+
+        var verdict = watermark.Verify();
+        return (watermark.EmbeddingLossValue(), verdict.BitErrorRate, verdict.PValue.Log10);
+    }
+
+    /// <summary>Classification error of <paramref name="model"/> over a loader (evaluation mode, no gradients).</summary>
+    public static double Evaluate(nn.Module<Tensor, Tensor> model, BatchLoader loader, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loader);
+        device ??= CPU;
+        var wasTraining = model.training;
+        model.eval();
+        using var noGrad = no_grad();
+        using var wrong = zeros(1, dtype: ScalarType.Int64, device: device);
+        var seen = 0;
+        foreach (var batch in loader.Epoch(0, device))
+        {
+            using var scope = NewDisposeScope();
+            using var owned = batch;
+            wrong.add_(model.forward(batch.Images).argmax(1).ne(batch.Labels).sum());
+            seen += (int)batch.Labels.shape[0];
+        }
+
+        model.train(wasTraining);
+        return wrong.ToInt64() / (double)seen;
+    }
+}

@@ -1,0 +1,163 @@
+using System;
+using System.IO;
+using System.Linq;
+using TorchSharp;
+using Watermark.Data;
+using Watermark.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Watermark.Tests;
+
+[Collection(SequentialTorch.Name)]
+public sealed class TrainerTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("wmk-train-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    private static readonly TrainingOptions Quick = new()
+    {
+        Epochs = 2,
+        BatchSize = 64,
+        LearningRate = 0.05,
+        Milestones = [1],
+        ReportEvery = 0,
+        Seed = 7,
+    };
+
+    private static WatermarkKey HostKey(int seed, double strength = 0.5) =>
+        WatermarkKey.Create("conv2.weight", TinyNet.HostShape, 64, KeyKind.Random, Message.FromText("ACME"), strength, null, false, TestSeeds.Numbered(seed));
+
+    private static TinyNet Fresh(long seed)
+    {
+        torch.manual_seed(seed);
+        return new TinyNet();
+    }
+
+    private static float[] Weights(nn.Module model) =>
+        [.. model.parameters().SelectMany(p => p.detach().data<float>().ToArray())];
+
+    [Fact]
+    public void TrainToEmbedLearnsTheTaskAndTheMark()
+    {
+        using var model = Fresh(1);
+        var key = HostKey(1);
+        var regularizer = new WatermarkRegularizer(new Keyring(key), model);
+        Assert.InRange(regularizer.Verify().BitErrorRate, 0.3, 0.7);
+        var history = new Trainer(model, Quick with { Epochs = 3, Milestones = [2] }, regularizer).Fit(Subset.Train.Take(1024), Subset.Test.Take(500));
+        Assert.Equal(3, history.Count);
+        Assert.Equal(0.0, history[^1].BitErrorRate);
+        Assert.True(history[^1].PValueLog10 < -15);
+        Assert.True(history[^1].EmbeddingLoss < history[0].EmbeddingLoss || history[0].BitErrorRate == 0);
+        Assert.True(history[^1].TestError < 0.85, $"test error {history[^1].TestError}"); // chance is 0.9
+        Assert.Equal(0.05 * 0.2, history[^1].LearningRate, 12);
+        Assert.True(new Keyring(key).Verify(model).IsPresent);
+    }
+
+    [Fact]
+    public void ResumedRunEqualsUninterruptedRun()
+    {
+        var data = Subset.Train.Take(256);
+        using var straight = Fresh(2);
+        new Trainer(straight, Quick, new WatermarkRegularizer(new Keyring(HostKey(2)), straight)).Fit(data);
+
+        var checkpoint = Path.Combine(folder, "run.ckpt");
+        using (var first = Fresh(2))
+        {
+            new Trainer(first, Quick with { Epochs = 1 }, new WatermarkRegularizer(new Keyring(HostKey(2)), first)) { CheckpointPath = checkpoint }.Fit(data);
+        }
+
+        using var resumed = Fresh(99); // different init: everything must come from the checkpoint
+        var history = new Trainer(resumed, Quick, new WatermarkRegularizer(new Keyring(HostKey(2)), resumed)) { CheckpointPath = checkpoint }.Fit(data);
+        Assert.Equal(2, history.Count);
+        Assert.Equal(Weights(straight), Weights(resumed));
+    }
+
+    [Fact]
+    public void CorruptCheckpointIsRefusedAndNothingIsLoaded()
+    {
+        var checkpoint = Path.Combine(folder, "run.ckpt");
+        using (var model = Fresh(3))
+        {
+            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128));
+        }
+
+        var bytes = File.ReadAllBytes(checkpoint);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(checkpoint, bytes);
+        using var fresh = Fresh(4);
+        var before = Weights(fresh);
+        var e = Assert.Throws<WatermarkException>(() => new Trainer(fresh, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+        Assert.Contains("run.ckpt", e.Message, StringComparison.Ordinal);
+        Assert.Contains("checksum", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Weights(fresh));
+
+        File.WriteAllBytes(checkpoint, bytes[..100]);
+        Assert.Throws<WatermarkException>(() => new Trainer(fresh, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+        Assert.Equal(before, Weights(fresh));
+    }
+
+    [Fact]
+    public void CheckpointOfAnotherModelIsRefused()
+    {
+        var checkpoint = Path.Combine(folder, "run.ckpt");
+        using (var model = Fresh(5))
+        {
+            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128));
+        }
+
+        torch.manual_seed(5);
+        using var other = new TinyNet(classes: 7);
+        Assert.Contains("different model", Assert.Throws<WatermarkException>(() => new Trainer(other, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DistillationNeverReadsLabels()
+    {
+        using var teacher = Fresh(6);
+        new Trainer(teacher, Quick with { Epochs = 1 }).Fit(Subset.Train.Take(256));
+
+        var data = Subset.Train.Take(256);
+        var images = Enumerable.Range(0, data.Count).SelectMany(i => data.Image(i).ToArray()).ToArray();
+        var scrambled = new ImageDataset(images, [.. Enumerable.Range(0, data.Count).Select(i => (byte)((i * 7 + 3) % 10))], 10, "scrambled labels");
+
+        float[] Distil(ImageDataset set)
+        {
+            using var student = Fresh(7);
+            var trainer = new Trainer(student, Quick, new WatermarkRegularizer(new Keyring(HostKey(7)), student), teacher);
+            Assert.Equal(TrainingTarget.Teacher, trainer.Target);
+            var history = trainer.Fit(set);
+            Assert.True(double.IsNaN(history[0].TrainError));
+            return Weights(student);
+        }
+
+        Assert.Equal(Distil(data), Distil(data));
+        Assert.Equal(Distil(data), Distil(scrambled));
+    }
+
+    [Fact]
+    public void ProgressPrintsPlainLinesWhenRedirected()
+    {
+        using var writer = new StringWriter();
+        using var model = Fresh(8);
+        new Trainer(model, Quick with { Epochs = 1, ReportEvery = 2 }) { Progress = new ProgressDisplay(writer) }.Fit(Subset.Train.Take(256), Subset.Test.Take(64));
+        var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain('\r', writer.ToString());
+        Assert.Contains(lines, l => l.StartsWith("epoch 1/1  batch 2/4", StringComparison.Ordinal) && l.Contains("ETA", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("test error", StringComparison.Ordinal) && l.Contains("img/s", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EmbeddingWithoutTrainingMovesOnlyTheHostAndNeedsALargeLambda()
+    {
+        using var model = Fresh(9);
+        var key = HostKey(9, strength: 0.01);
+        var before = model.Host.weight!.detach().clone();
+        DirectEmbedding.Embed(model.Host.weight!, key, lambda: 0, steps: 50);
+        Assert.True(before.allclose(model.Host.weight!.detach()));
+        DirectEmbedding.Embed(model.Host.weight!, key, lambda: 100, steps: 300, learningRate: 1e-2);
+        Assert.Equal(0.0, key.Extract(model.Host.weight!).BitErrorRate);
+        Assert.False(before.allclose(model.Host.weight!.detach()));
+    }
+}
