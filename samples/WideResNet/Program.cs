@@ -8,6 +8,10 @@ switch (verb)
 {
     case "demo":
         return CoreDemo.Run(args[1..]);
+    case var name when Array.IndexOf(WideResNet.Experiments.Experiment.Names, name) >= 0:
+        return WideResNet.Experiments.Experiment.Run(name, args[1..]);
+    case "speed":
+        return Speed.Run(args[1..]);
     case "help" or "--help" or "-h":
         Console.WriteLine("usage: dotnet run --project samples/WideResNet -c Release -- demo [--out DIR]");
         Console.WriteLine();

@@ -1,0 +1,197 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using TorchSharp;
+using Watermark;
+using Watermark.Training;
+using static TorchSharp.torch;
+
+namespace WideResNet.Experiments;
+
+/// <summary>The paper's tables as commands. Each writes results/&lt;name&gt;.json, .md and its figures.</summary>
+internal static class Experiment
+{
+    public static readonly string[] Names = ["table4", "table5a", "table5b", "table5c", "table7"];
+
+    public static int Run(string name, string[] args)
+    {
+        Settings settings;
+        try
+        {
+            settings = Settings.Parse(args);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine(Settings.Usage);
+            return 2;
+        }
+
+        torch.set_num_threads(settings.Threads);
+        var runner = new Runner(settings);
+        var command = $"dotnet run --project samples/WideResNet -c Release -- {name} {string.Join(' ', args)}".TrimEnd();
+        try
+        {
+            var result = name switch
+            {
+                "table4" => Table4(runner, command),
+                "table5a" => Table5a(runner, command),
+                "table5b" => Table5b(runner, command),
+                "table5c" => Table5c(runner, command),
+                "table7" => Table7(runner, command),
+                _ => throw new ArgumentException($"unknown experiment {name}"),
+            };
+            Report.Write(runner, result);
+            return 0;
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or InvalidDataException or InvalidOperationException or WatermarkException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static RunSpec None(ulong seed) => new($"cifar-none-s{seed}", seed, "cifar10", Embed: false);
+
+    private static RunSpec Marked(ulong seed, KeyKind kind) => new($"cifar-{kind.ToString().ToLowerInvariant()}-s{seed}", seed, "cifar10", Embed: true, kind);
+
+    private static ExperimentResult Result(Runner runner, string experiment, string title, string command, List<Row> rows, List<RunResult> runs, List<string> figures, List<string> notes) =>
+        new(experiment, title, runner.Settings.Preset.Name, $"WRN-{runner.Settings.Preset.Depth}-{runner.Settings.Preset.Widen}", runner.Settings.Seed, command, DateTimeOffset.UtcNow, rows, runs, figures, notes);
+
+    // Table 4, Fig. 1–3: train-to-embed with each key kind against no watermark (two seeds for the noise).
+    private static ExperimentResult Table4(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var none = runner.Get(None(s));
+        var none2 = runner.Get(None(s + 1));
+        var direct = runner.Get(Marked(s, KeyKind.Direct));
+        var diff = runner.Get(Marked(s, KeyKind.Diff));
+        var random = runner.Get(Marked(s, KeyKind.Random));
+        var noneAsRandom = Measure(runner, none, runner.KeyFor(Marked(s, KeyKind.Random)));
+        var rows = new List<Row>
+        {
+            Report.RowOf($"not embedded (seed {s})", noneAsRandom, 8.04),
+            Report.RowOf($"not embedded (seed {s + 1})", Measure(runner, none2, runner.KeyFor(Marked(s, KeyKind.Random))), null),
+            Report.RowOf("embedded, direct", direct, 8.21),
+            Report.RowOf("embedded, diff", diff, 8.37),
+            Report.RowOf("embedded, random", random, 7.97),
+        };
+        var folder = runner.Settings.Out;
+        Figures.TrainingCurves(Path.Combine(folder, "table4-fig1-training-curves.png"), $"Fig. 1: training curves ({runner.Settings.Preset.Name} preset)", [Report.Curve("not embedded", none), Report.Curve("direct", direct), Report.Curve("diff", diff), Report.Curve("random", random)]);
+        Figures.ProjectionHistograms(Path.Combine(folder, "table4-fig2-histograms.png"), "Fig. 2: y = σ(Xw), random key, conv2", [("embedded", random.Projection), ("not embedded", noneAsRandom.Projection)]);
+        Figures.WeightDistributions(Path.Combine(folder, "table4-fig3-weights.png"), "Fig. 3: conv2 weights", [("not embedded", HostWeights(runner, none)), ("direct", HostWeights(runner, direct)), ("diff", HostWeights(runner, diff)), ("random", HostWeights(runner, random))]);
+        var notes = new List<string>
+        {
+            $"Run-to-run noise of the unmarked network: {Report.Mean([none.TestError, none2.TestError])}. Cost of the random-key mark: {100 * (random.TestError - none.TestError):+0.00;-0.00} points against the same seed.",
+            $"Throughput: {none.ImagesPerSecond:F0} images/s, {none.History.Average(h => h.Seconds):F0} s per epoch (training only).",
+        };
+        return Result(runner, "table4", "Table 4: test error and embedding loss with and without a 256-bit watermark in conv2", command, rows, [none, none2, direct, diff, random], ["table4-fig1-training-curves.png", "table4-fig2-histograms.png", "table4-fig3-weights.png"], notes);
+    }
+
+    // Table 5a: fine-tune-to-embed, CIFAR-10 → CIFAR-10 (lr reset to 0.1, as the paper's footnote 5).
+    private static ExperimentResult Table5a(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var first = runner.Get(None(s));
+        var key = runner.KeyFor(Marked(s, KeyKind.Random));
+        var second = runner.Get(new RunSpec($"cifar-none-s{s}-ft-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name));
+        var embedded = runner.Get(new RunSpec($"cifar-none-s{s}-ft-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name));
+        var rows = new List<Row>
+        {
+            Report.RowOf("not embedded, 1st", Measure(runner, first, key), 8.04),
+            Report.RowOf("not embedded, 2nd", Measure(runner, second, key), 7.66),
+            Report.RowOf("embedded (2nd)", embedded, 7.70),
+        };
+        Figures.TrainingCurves(Path.Combine(runner.Settings.Out, "table5a-fig4-training-curves.png"), "Fig. 4: fine-tuning CIFAR-10 → CIFAR-10", [Report.Curve("not embedded 2nd", second), Report.Curve("embedded 2nd", embedded)]);
+        return Result(runner, "table5a", "Table 5 (a): fine-tune-to-embed, CIFAR-10 → CIFAR-10", command, rows, [first, second, embedded], ["table5a-fig4-training-curves.png"], []);
+    }
+
+    // Table 5b: fine-tune-to-embed, Caltech-101 → CIFAR-10 (new classifier head).
+    private static ExperimentResult Table5b(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var first = runner.Get(new RunSpec($"caltech-none-s{s}", s, "caltech101", Embed: false));
+        var key = runner.KeyFor(Marked(s, KeyKind.Random));
+        var second = runner.Get(new RunSpec($"caltech-none-s{s}-ft-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name, NewHead: true));
+        var embedded = runner.Get(new RunSpec($"caltech-none-s{s}-ft-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name, NewHead: true));
+        var rows = new List<Row>
+        {
+            Report.RowOf("not embedded, 2nd", Measure(runner, second, key), 7.93),
+            Report.RowOf("embedded (2nd)", embedded, 7.94),
+        };
+        Figures.TrainingCurves(Path.Combine(runner.Settings.Out, "table5b-fig4-training-curves.png"), "Fig. 4: fine-tuning Caltech-101 → CIFAR-10", [Report.Curve("not embedded 2nd", second), Report.Curve("embedded 2nd", embedded)]);
+        var notes = new List<string> { $"First training on Caltech-101 (101 classes, 3,030 images): test error {100 * first.TestError:F2}% on its 2,658 test images." };
+        return Result(runner, "table5b", "Table 5 (b): fine-tune-to-embed, Caltech-101 → CIFAR-10", command, rows, [first, second, embedded], ["table5b-fig4-training-curves.png"], notes);
+    }
+
+    // Table 5c: distill-to-embed: the 1st network's soft predictions replace the labels.
+    private static ExperimentResult Table5c(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var first = runner.Get(None(s));
+        var key = runner.KeyFor(Marked(s, KeyKind.Random));
+        var second = runner.Get(new RunSpec($"cifar-none-s{s}-distill-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name, Teacher: first.Spec.Name));
+        var embedded = runner.Get(new RunSpec($"cifar-none-s{s}-distill-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name, Teacher: first.Spec.Name));
+        var rows = new List<Row>
+        {
+            Report.RowOf("not embedded, 1st", Measure(runner, first, key), 8.04),
+            Report.RowOf("not embedded, 2nd (distilled)", Measure(runner, second, key), 7.86),
+            Report.RowOf("embedded (distilled)", embedded, 7.75),
+        };
+        return Result(runner, "table5c", "Table 5 (c): distill-to-embed, CIFAR-10 → CIFAR-10, no labels in the 2nd training", command, rows, [first, second, embedded], [], []);
+    }
+
+    // Table 7: embedding without training (Eq. 6) into the trained unmarked network, for λ = 0, 1, 10, 100.
+    private static ExperimentResult Table7(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var first = runner.Get(None(s));
+        var key = runner.KeyFor(Marked(s, KeyKind.Random));
+        var paper = new Dictionary<double, double> { [0] = 8.04, [1] = 8.52, [10] = 10.57, [100] = 13.00 };
+        var paperBer = new Dictionary<double, double> { [0] = 0.531, [1] = 0.324, [10] = 0, [100] = 0 };
+        var rows = new List<Row>();
+        var test = new Watermark.Data.BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
+        foreach (var lambda in paper.Keys)
+        {
+            var clock = Stopwatch.StartNew();
+            using var model = runner.Load(first.Spec.Name);
+            var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+            DirectEmbedding.Embed(host, key, lambda);
+            var slot = key.Extract(host);
+            double er;
+            using (no_grad())
+            {
+                er = EmbeddingLoss.Compute(host, key).ToDouble();
+            }
+
+            var error = Trainer.Evaluate(model, test);
+            rows.Add(new Row($"λ = {lambda} (paper BER {paperBer[lambda]:0.000})", first.Spec.Name, error, paper[lambda], er, slot.BitErrorRate, slot.PValue.ToString(), clock.Elapsed.TotalMinutes));
+            Console.WriteLine($"λ = {lambda}: test error {100 * error:F2}%, BER {slot.BitErrorRate:F3}");
+        }
+
+        var notes = new List<string> { "Only conv2's host weight moves, by 2,000 Adam steps (lr 1e-3) on λ·E_R + ‖W − W₀‖², from the trained unmarked network." };
+        return Result(runner, "table7", "Table 7: embedding without training (Eq. 6)", command, rows, [first], [], notes);
+    }
+
+    private static RunResult Measure(Runner runner, RunResult run, WatermarkKey key)
+    {
+        using var model = runner.Load(run.Spec.Name, run.Spec.Dataset == "caltech101" ? 101 : 10);
+        var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+        var slot = key.Extract(host);
+        double er;
+        using (no_grad())
+        {
+            er = EmbeddingLoss.Compute(host, key).ToDouble();
+        }
+
+        return run with { EmbeddingLoss = er, BitErrorRate = slot.BitErrorRate, Matched = slot.Matched, PValue = slot.PValue.ToString(), PValueLog10 = slot.PValue.Log10, Projection = [.. slot.Projection] };
+    }
+
+    private static float[] HostWeights(Runner runner, RunResult run)
+    {
+        using var model = runner.Load(run.Spec.Name);
+        return model.named_parameters().Single(p => p.name == Model.WideResNet.HostParameter(2)).parameter.detach().data<float>().ToArray();
+    }
+}

@@ -1,0 +1,66 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using Watermark;
+
+namespace WideResNet.Experiments;
+
+/// <summary>One row of a results table: our run beside the paper's number.</summary>
+internal sealed record Row(string Setting, string Run, double TestError, double? PaperTestError, double EmbeddingLoss, double BitErrorRate, string PValue, double Minutes);
+
+/// <summary>The JSON and Markdown an experiment leaves in the results folder.</summary>
+internal sealed record ExperimentResult(string Experiment, string Title, string Preset, string Network, ulong Seed, string Command, DateTimeOffset Finished, List<Row> Rows, List<RunResult> Runs, List<string> Figures, List<string> Notes);
+
+internal static class Report
+{
+    public static void Write(Runner runner, ExperimentResult result)
+    {
+        var out_ = runner.Settings.Out;
+        Runner.WriteJson(Path.Combine(out_, $"{result.Experiment}.json"), result);
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# {result.Title}");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Preset `{result.Preset}` ({result.Network}), seed {result.Seed}; reproduce with `{result.Command}`.");
+        md.AppendLine();
+        md.AppendLine("| setting | test error (ours) | test error (paper, WRN-10-4, 200 epochs) | E_R | BER | p-value | minutes |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var row in result.Rows)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Setting} | {100 * row.TestError:F2}% | {(row.PaperTestError is { } p ? $"{p:F2}%" : "–")} | {row.EmbeddingLoss:0.####} | {row.BitErrorRate:0.000} | {row.PValue} | {row.Minutes:F1} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("E_R, BER and p are measured with the run's key (for unmarked runs: the key the marked run used, so they show the null case).");
+        foreach (var note in result.Notes)
+        {
+            md.AppendLine();
+            md.AppendLine(note);
+        }
+
+        foreach (var figure in result.Figures)
+        {
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"![{figure}]({figure})");
+        }
+
+        AtomicFile.Write(Path.Combine(out_, $"{result.Experiment}.md"), s => s.Write(Encoding.UTF8.GetBytes(md.ToString())));
+        Console.WriteLine($"wrote {Path.Combine(out_, result.Experiment + ".json")} and .md");
+    }
+
+    public static Row RowOf(string setting, RunResult run, double? paper) =>
+        new(setting, run.Spec.Name, run.TestError, paper, run.EmbeddingLoss, run.BitErrorRate, run.PValue, run.WallSeconds / 60);
+
+    public static (string, double[], double[], double[]) Curve(string label, RunResult run) =>
+        (label, [.. run.History.Select(h => (double)h.Epoch)], [.. run.History.Select(h => h.TestError)], [.. run.History.Select(h => h.TrainLoss)]);
+
+    public static string Mean(IEnumerable<double> values)
+    {
+        var v = values.ToArray();
+        var mean = v.Average();
+        var sd = v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1)) : double.NaN;
+        return string.Create(CultureInfo.InvariantCulture, $"{100 * mean:F2}% ± {100 * sd:F2}% (n = {v.Length})");
+    }
+}

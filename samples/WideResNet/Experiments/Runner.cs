@@ -1,0 +1,168 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using TorchSharp;
+using Watermark;
+using Watermark.Data;
+using Watermark.Training;
+using static TorchSharp.torch;
+
+namespace WideResNet.Experiments;
+
+/// <summary>One training of the host network: from scratch or from another run's weights, with or without the mark.</summary>
+/// <param name="Name">Folder name under the runs folder; runs with the same name are reused.</param>
+/// <param name="Seed">Seed of initialisation, shuffling and augmentation.</param>
+/// <param name="Dataset"><c>cifar10</c> or <c>caltech101</c>.</param>
+/// <param name="Embed">Whether λ·E_R is added to the loss.</param>
+/// <param name="Kind">The key kind (also used to measure E_R and BER of unmarked runs).</param>
+/// <param name="Group">2, 3 or 4: which group's second conv hosts the mark.</param>
+/// <param name="Bits">T.</param>
+/// <param name="Strength">λ.</param>
+/// <param name="StartFrom">A finished run whose weights initialise this one (fine-tuning), or null.</param>
+/// <param name="NewHead">Start from <paramref name="StartFrom"/> but with a fresh classifier (other domain).</param>
+/// <param name="Teacher">A finished run whose soft predictions replace the labels (distillation), or null.</param>
+internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null);
+
+/// <summary>What a run produced; stored as run.json beside model.dat.</summary>
+internal sealed record RunResult(
+    RunSpec Spec,
+    string Preset,
+    string Network,
+    string Situation,
+    List<EpochMetrics> History,
+    double TestError,
+    double EmbeddingLoss,
+    double BitErrorRate,
+    int Matched,
+    string PValue,
+    double PValueLog10,
+    double WallSeconds,
+    double ImagesPerSecond,
+    double[] Projection);
+
+/// <summary>Trains, caches and reloads runs of one settings/preset.</summary>
+internal sealed class Runner(Settings settings)
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    private (ImageDataset Train, ImageDataset Test)? cifar;
+    private (ImageDataset Train, ImageDataset Test)? caltech;
+
+    public Settings Settings => settings;
+
+    public static void WriteJson<T>(string path, T value) =>
+        AtomicFile.Write(path, s => JsonSerializer.Serialize(s, value, Json));
+
+    private (ImageDataset Train, ImageDataset Test) Data(string dataset)
+    {
+        var data = dataset switch
+        {
+            "cifar10" => cifar ??= Datasets.Cifar10(settings.Data, log: Console.Out),
+            "caltech101" => caltech ??= Datasets.Caltech101(settings.Data),
+            _ => throw new ArgumentException($"unknown dataset {dataset}"),
+        };
+        return settings.Limit is { } n ? (data.Train.Take(n), data.Test) : data;
+    }
+
+    public ImageDataset CifarTest => Data("cifar10").Test;
+
+    /// <summary>
+    /// The key of a slot, derived from the run seed so an experiment repeats exactly. Real keys come
+    /// from the CSPRNG (<see cref="WatermarkKey.Create(string, IReadOnlyList{long}, int, KeyKind, Message?, double, Whitening?, bool)"/>).
+    /// The message is the paper's all ones, without whitening.
+    /// </summary>
+    public WatermarkKey KeyFor(RunSpec spec)
+    {
+        var width = settings.Preset.Widen * 16 * (1 << (spec.Group - 2));
+        var seed = SHA256.HashData(Encoding.UTF8.GetBytes($"wrn-experiment-key|{spec.Seed}|{spec.Kind}|{spec.Group}|{spec.Bits}"));
+        return WatermarkKey.Create(Model.WideResNet.HostParameter(spec.Group), [width, width, 3, 3], spec.Bits, spec.Kind, Message.AllOnes, spec.Strength, Whitening.None, allowOverCapacity: true, SecretSeed.FromBytes(seed));
+    }
+
+    public string Folder(string name) => Path.Combine(settings.RunsFolder, name);
+
+    public Model.WideResNet Load(string name, int classes = 10)
+    {
+        var model = new Model.WideResNet(settings.Preset.Depth, settings.Preset.Widen, classes);
+        model.load(Path.Combine(Folder(name), "model.dat"));
+        return model;
+    }
+
+    /// <summary>The run's result: read from its folder when finished before, else trained now (resuming a checkpoint).</summary>
+    public RunResult Get(RunSpec spec)
+    {
+        var folder = Folder(spec.Name);
+        var resultPath = Path.Combine(folder, "run.json");
+        if (File.Exists(resultPath))
+        {
+            var cached = JsonSerializer.Deserialize<RunResult>(File.ReadAllBytes(resultPath), Json)!;
+            if (cached.Spec == spec)
+            {
+                Console.WriteLine($"[{spec.Name}] reused from {resultPath}");
+                return cached;
+            }
+
+            Console.WriteLine($"[{spec.Name}] settings changed; training again");
+        }
+
+        var prerequisites = new[] { spec.StartFrom, spec.Teacher }.Where(n => n is not null).Select(n => Path.Combine(Folder(n!), "model.dat"));
+        foreach (var file in prerequisites)
+        {
+            if (!File.Exists(file))
+            {
+                throw new InvalidOperationException($"run '{spec.Name}' needs '{file}': run the experiment that trains it first.");
+            }
+        }
+
+        Directory.CreateDirectory(folder);
+        var (train, test) = Data(spec.Dataset);
+        torch.manual_seed((long)spec.Seed);
+        using var model = new Model.WideResNet(settings.Preset.Depth, settings.Preset.Widen, train.Classes);
+        if (spec.StartFrom is not null)
+        {
+            var skip = spec.NewHead ? new[] { "fc.weight", "fc.bias" } : [];
+            model.load(Path.Combine(Folder(spec.StartFrom), "model.dat"), strict: !spec.NewHead, skip: skip);
+        }
+
+        var key = KeyFor(spec);
+        WatermarkRegularizer? regularizer = null;
+        if (spec.Embed)
+        {
+            var keyring = new Keyring(key);
+            keyring.Save(Path.Combine(folder, "key.json"));
+            regularizer = new WatermarkRegularizer(keyring, model);
+        }
+
+        using var teacher = spec.Teacher is null ? null : Load(spec.Teacher);
+        var situation = spec.Teacher is not null ? "distill" : spec.StartFrom is not null ? "fine-tune" : "train";
+        Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in conv{spec.Group}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
+        var clock = Stopwatch.StartNew();
+        var options = settings.Preset.Options(spec.Seed, settings.Epochs);
+        var history = new Trainer(model, options, regularizer, teacher)
+        {
+            CheckpointPath = Path.Combine(folder, "checkpoint.ckpt"),
+            Progress = new ProgressDisplay(Console.Out),
+        }.Fit(train, test);
+        var wall = clock.Elapsed.TotalSeconds;
+
+        var modelPath = Path.Combine(folder, "model.dat");
+        var temporary = modelPath + ".tmp";
+        model.save(temporary);
+        File.Move(temporary, modelPath, overwrite: true);
+        var measured = key.Extract(model.named_parameters().Single(p => p.name == key.Parameter).parameter);
+        double embeddingLoss;
+        using (no_grad())
+        {
+            embeddingLoss = EmbeddingLoss.Compute(model.named_parameters().Single(p => p.name == key.Parameter).parameter, key).ToDouble();
+        }
+
+        var result = new RunResult(spec, settings.Preset.Name, model.GetName(), situation, [.. history], history[^1].TestError, embeddingLoss, measured.BitErrorRate, measured.Matched, measured.PValue.ToString(), measured.PValue.Log10, wall, history.Sum(h => train.Count) / history.Sum(h => h.Seconds), [.. measured.Projection]);
+        WriteJson(resultPath, result);
+        File.Delete(Path.Combine(folder, "checkpoint.ckpt"));
+        Console.WriteLine($"[{spec.Name}] test error {100 * result.TestError:F2}%, E_R {result.EmbeddingLoss:F4}, BER {result.BitErrorRate:F3}, p = {result.PValue}, {wall / 60:F1} min");
+        return result;
+    }
+}
