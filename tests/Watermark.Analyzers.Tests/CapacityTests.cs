@@ -9,15 +9,6 @@ namespace Watermark.Analyzers.Tests;
 /// <summary>WMK001 (T ≥ M at compile time) and WMK002 (M unknown until run time).</summary>
 public class CapacityTests
 {
-    private static string Block(string members, string constructor = "") => $$"""
-        public sealed partial class Block : nn.Module<Tensor, Tensor>
-        {
-            {{members}}
-            public Block() : base("Block") { {{constructor}} RegisterComponents(); }
-            public override Tensor forward(Tensor x) => x;
-        }
-        """;
-
     [Fact]
     public Task TheIssuesOversizedMarkIsAWarningWithTheRuntimesWords() =>
         Analyze(

@@ -12,14 +12,7 @@ public class MarkTests
     [Fact]
     public Task ANonPartialModuleIsAnErrorNamingTheType() =>
         Analyze(
-            """
-            public sealed class {|#0:Block|} : nn.Module<Tensor, Tensor>
-            {
-                [Watermark(Bits = 256)] private readonly Conv2d conv2 = nn.Conv2d(64, 64, 3);
-                public Block() : base("Block") => RegisterComponents();
-                public override Tensor forward(Tensor x) => x;
-            }
-            """,
+            Block("[Watermark(Bits = 256)] private readonly Conv2d conv2 = nn.Conv2d(64, 64, 3);", declaration: "public sealed class {|#0:Block|}"),
             new DiagnosticResult("WMK003", DiagnosticSeverity.Error).WithLocation(0).WithArguments("Block", "has"));
 
     [Fact]
@@ -52,22 +45,8 @@ public class MarkTests
     [Fact]
     public Task TheCodeFixAddsPartialAfterTheOtherModifiers() =>
         Fix(
-            """
-            public sealed class {|WMK003:Block|} : nn.Module<Tensor, Tensor>
-            {
-                [Watermark(Bits = 256)] private readonly Conv2d conv2 = nn.Conv2d(64, 64, 3);
-                public Block() : base("Block") => RegisterComponents();
-                public override Tensor forward(Tensor x) => x;
-            }
-            """,
-            """
-            public sealed partial class Block : nn.Module<Tensor, Tensor>
-            {
-                [Watermark(Bits = 256)] private readonly Conv2d conv2 = nn.Conv2d(64, 64, 3);
-                public Block() : base("Block") => RegisterComponents();
-                public override Tensor forward(Tensor x) => x;
-            }
-            """);
+            Block("[Watermark(Bits = 256)] private readonly Conv2d conv2 = nn.Conv2d(64, 64, 3);", declaration: "public sealed class {|WMK003:Block|}"),
+            Block("[Watermark(Bits = 256)] private readonly Conv2d conv2 = nn.Conv2d(64, 64, 3);"));
 
     [Fact]
     public Task TheCodeFixKeepsCommentsWhenThereIsNoModifier() =>
@@ -94,17 +73,12 @@ public class MarkTests
     [Fact]
     public Task UnsupportedMembersAreErrors() =>
         Analyze(
-            """
-            public sealed partial class Block : nn.Module<Tensor, Tensor>
-            {
+            Block("""
                 [{|#0:Watermark(Bits = 8)|}] private readonly Dropout drop = nn.Dropout();
                 [{|#1:Watermark(Bits = 8)|}] private static readonly Linear shared = nn.Linear(16, 4);
                 [{|#2:Watermark(Bits = 8)|}] private readonly BatchNorm2d norm = nn.BatchNorm2d(16);
                 [Watermark(Bits = 8)] private readonly Linear fine = nn.Linear(16, 4);
-                public Block() : base("Block") => RegisterComponents();
-                public override Tensor forward(Tensor x) => x;
-            }
-            """,
+                """),
             new DiagnosticResult("WMK004", DiagnosticSeverity.Error).WithLocation(0).WithArguments("Block.drop", "its type is Dropout"),
             new DiagnosticResult("WMK004", DiagnosticSeverity.Error).WithLocation(1).WithArguments("Block.shared", "it is static"),
             new DiagnosticResult("WMK004", DiagnosticSeverity.Error).WithLocation(2).WithArguments("Block.norm", "its type is BatchNorm2d"));
@@ -112,17 +86,12 @@ public class MarkTests
     [Fact]
     public Task BitsMustBePositive() =>
         Analyze(
-            """
-            public sealed partial class Block : nn.Module<Tensor, Tensor>
-            {
+            Block("""
                 [Watermark({|#0:Bits = 0|})] private readonly Linear zero = nn.Linear(16, 4);
                 [Watermark({|#1:Bits = -3|})] private readonly Linear negative = nn.Linear(16, 4);
                 [{|#2:Watermark(Key = KeyKind.Diff)|}] private readonly Linear unset = nn.Linear(16, 4);
                 [Watermark(Bits = 1)] private readonly Linear one = nn.Linear(16, 4);
-                public Block() : base("Block") => RegisterComponents();
-                public override Tensor forward(Tensor x) => x;
-            }
-            """,
+                """),
             new DiagnosticResult("WMK005", DiagnosticSeverity.Error).WithLocation(0).WithArguments("Block.zero", "0"),
             new DiagnosticResult("WMK005", DiagnosticSeverity.Error).WithLocation(1).WithArguments("Block.negative", "-3"),
             new DiagnosticResult("WMK005", DiagnosticSeverity.Error).WithLocation(2).WithArguments("Block.unset", "0 (not set)"));
@@ -130,17 +99,12 @@ public class MarkTests
     [Fact]
     public Task StrengthMustBePositive() =>
         Analyze(
-            """
-            public sealed partial class Block : nn.Module<Tensor, Tensor>
-            {
+            Block("""
                 [Watermark(Bits = 8, {|#0:Strength = 0|})] private readonly Linear zero = nn.Linear(16, 4);
                 [Watermark(Bits = 8, {|#1:Strength = -0.01|})] private readonly Linear negative = nn.Linear(16, 4);
                 [Watermark(Bits = 8, {|#2:Strength = double.NaN|})] private readonly Linear nan = nn.Linear(16, 4);
                 [Watermark(Bits = 8, Strength = 1e-4)] private readonly Linear small = nn.Linear(16, 4);
-                public Block() : base("Block") => RegisterComponents();
-                public override Tensor forward(Tensor x) => x;
-            }
-            """,
+                """),
             new DiagnosticResult("WMK006", DiagnosticSeverity.Error).WithLocation(0).WithArguments("Block.zero", "0"),
             new DiagnosticResult("WMK006", DiagnosticSeverity.Error).WithLocation(1).WithArguments("Block.negative", "-0.01"),
             new DiagnosticResult("WMK006", DiagnosticSeverity.Error).WithLocation(2).WithArguments("Block.nan", "NaN"));

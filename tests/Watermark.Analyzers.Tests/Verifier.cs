@@ -19,6 +19,16 @@ internal static class Verifier
 
         """;
 
+    /// <summary>A module named Block with the given members, constructor body and declaration line.</summary>
+    public static string Block(string members, string constructor = "", string declaration = "public sealed partial class Block") => $$"""
+        {{declaration}} : nn.Module<Tensor, Tensor>
+        {
+            {{members}}
+            public Block() : base("Block") { {{constructor}} RegisterComponents(); }
+            public override Tensor forward(Tensor x) => x;
+        }
+        """;
+
     // The running process's own assemblies (the runtime, TorchSharp, the BCL): no reference pack to download.
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
         [.. ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)

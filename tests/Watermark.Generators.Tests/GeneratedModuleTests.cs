@@ -38,6 +38,22 @@ public partial class GeneratedModuleTests
     }
 
     [Fact]
+    public void AnUnmarkedRootFindsTheMarkedBlocksInside()
+    {
+        // The usual shape: a network that marks nothing itself, built from marked blocks.
+        torch.manual_seed(24);
+        using var network = nn.Sequential(("g1", new Block(8)), ("g2", new Block(8)));
+        Assert.False(network is IWatermarkable);
+        var slots = network.GetWatermarkSlots();
+        Assert.Equal(["g1.conv2.weight", "g2.conv2.weight"], slots.Select(s => s.Parameter));
+
+        var key = Key(slots[1], 5);
+        var keyring = new Keyring(key);
+        Assert.Equal(EmbeddingLoss.Weighted(slots[1].Weight, key).item<float>(), network.WatermarkLoss(keyring).item<float>());
+        Assert.Equal("g2.conv2.weight", Assert.Single(network.ExtractWatermark(keyring).Slots).Parameter);
+    }
+
+    [Fact]
     public void APropertyOfANestedGenericTypeIsASlot()
     {
         using var inner = new Outer<int>.Inner();
