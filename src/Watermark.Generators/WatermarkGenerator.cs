@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Linq;
@@ -42,13 +43,14 @@ public sealed class WatermarkGenerator : IIncrementalGenerator
 
     private static MarkedMember? Describe(GeneratorAttributeSyntaxContext context, CancellationToken token)
     {
-        var (member, memberType) = context.TargetSymbol switch
+        var member = context.TargetSymbol;
+        var memberType = member switch
         {
-            IFieldSymbol field => ((ISymbol)field, field.Type),
-            IPropertySymbol property => (property, property.Type),
-            _ => (null!, null!),
+            IFieldSymbol field => field.Type,
+            IPropertySymbol property => property.Type,
+            _ => null,
         };
-        if (member is null || member.IsStatic || KnownNames.LayerKind(memberType) is null || context.Attributes.Length != 1)
+        if (member.IsStatic || KnownNames.LayerKind(memberType) is null || context.Attributes.Length != 1)
         {
             return null;
         }
@@ -105,19 +107,27 @@ public sealed class WatermarkGenerator : IIncrementalGenerator
     private static HierarchyInfo Hierarchy(INamedTypeSymbol type)
     {
         var declarations = ImmutableArray.CreateBuilder<TypeDeclarationInfo>();
+        var metadataNames = new List<string>();
         for (var current = type; current is not null; current = current.ContainingType)
         {
-            var keyword = current.IsRecord
-                ? (current.IsValueType ? "record struct" : "record")
-                : (current.IsValueType ? "struct" : "class");
+            var keyword = current switch
+            {
+                { TypeKind: TypeKind.Interface } => "interface",
+                { IsRecord: true, IsValueType: true } => "record struct",
+                { IsRecord: true } => "record",
+                { IsValueType: true } => "struct",
+                _ => "class",
+            };
             var name = current.TypeParameters.IsEmpty
                 ? current.Name
                 : $"{current.Name}<{string.Join(", ", current.TypeParameters.Select(parameter => parameter.Name))}>";
             declarations.Insert(0, new TypeDeclarationInfo(keyword, name));
+            metadataNames.Insert(0, current.MetadataName);
         }
 
+        // Metadata names (Zoo`2) keep hint names unique across generic arities.
         var ns = type.ContainingNamespace is { IsGlobalNamespace: false } containing ? containing.ToDisplayString() : string.Empty;
-        var fileName = string.Join(".", declarations.Select(d => d.NameWithTypeParameters.Split('<')[0] + (d.NameWithTypeParameters.Contains('<') ? "`" + (d.NameWithTypeParameters.Count(c => c == ',') + 1) : string.Empty)));
+        var fileName = string.Join(".", metadataNames);
         return new HierarchyInfo(ns.Length == 0 ? fileName : ns + "." + fileName, ns, new EquatableArray<TypeDeclarationInfo>(declarations.ToImmutable()));
     }
 

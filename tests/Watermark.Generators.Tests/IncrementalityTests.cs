@@ -1,4 +1,8 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
 using System.Linq;
+using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Xunit;
@@ -42,7 +46,7 @@ public class IncrementalityTests
     [Fact]
     public void AnUnrelatedEditLeavesEveryTrackedStepCachedOrUnchanged()
     {
-        var second = RunTwice(Unrelated.Replace("2 * x", "x + x", System.StringComparison.Ordinal), out var first);
+        var second = RunTwice(Unrelated.Replace("2 * x", "x + x", StringComparison.Ordinal), out var first);
         Assert.Single(first.GeneratedTrees);
 
         var steps = second.Results.Single().TrackedSteps;
@@ -59,16 +63,56 @@ public class IncrementalityTests
     }
 
     [Fact]
+    public void PipelineModelsHoldNoSymbolsSyntaxOrLocations()
+    {
+        // A symbol, node or location in a model would root a whole compilation and defeat caching.
+        RunTwice(Unrelated, out var first);
+        var steps = first.Results.Single().TrackedSteps;
+        var values = new[] { TrackingNames.MarkedMembers, TrackingNames.MarkedTypes }
+            .SelectMany(name => steps[name]).SelectMany(step => step.Outputs).Select(output => output.Value).ToArray();
+        Assert.NotEmpty(values);
+        foreach (var value in values)
+        {
+            AssertPlainData(value, value.GetType().Name, []);
+        }
+    }
+
+    private static void AssertPlainData(object? value, string path, HashSet<object> seen)
+    {
+        if (value is null || value is string || value.GetType().IsPrimitive || value.GetType().IsEnum || !seen.Add(value))
+        {
+            return;
+        }
+
+        Assert.False(value is ISymbol or SyntaxNode or Location or Compilation or SemanticModel, $"{path} is a {value.GetType().Name}");
+        if (value is IEnumerable items)
+        {
+            var i = 0;
+            foreach (var item in items)
+            {
+                AssertPlainData(item, $"{path}[{i++}]", seen);
+            }
+
+            return;
+        }
+
+        foreach (var field in value.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+        {
+            AssertPlainData(field.GetValue(value), $"{path}.{field.Name}", seen);
+        }
+    }
+
+    [Fact]
     public void ChangingAMarkRegeneratesTheFile()
     {
         var compilation = GeneratorHarness.Compilation(Marked, Unrelated);
         var driver = GeneratorHarness.Driver().RunGenerators(compilation);
         var oldTree = compilation.SyntaxTrees.First();
-        var edited = compilation.ReplaceSyntaxTree(oldTree, CSharpSyntaxTree.ParseText(Marked.Replace("Bits = 256", "Bits = 128", System.StringComparison.Ordinal), GeneratorHarness.ParseOptions, oldTree.FilePath));
+        var edited = compilation.ReplaceSyntaxTree(oldTree, CSharpSyntaxTree.ParseText(Marked.Replace("Bits = 256", "Bits = 128", StringComparison.Ordinal), GeneratorHarness.ParseOptions, oldTree.FilePath));
         var second = driver.RunGenerators(edited).GetRunResult();
 
         var reasons = second.Results.Single().TrackedSteps[TrackingNames.MarkedTypes].SelectMany(step => step.Outputs).Select(output => output.Reason);
         Assert.Contains(IncrementalStepRunReason.Modified, reasons);
-        Assert.Contains(", 128, ", second.GeneratedTrees.Single().ToString(), System.StringComparison.Ordinal);
+        Assert.Contains(", 128, ", second.GeneratedTrees.Single().ToString(), StringComparison.Ordinal);
     }
 }
