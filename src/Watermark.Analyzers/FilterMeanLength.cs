@@ -36,6 +36,11 @@ internal readonly struct FilterMeanLength
         var name = call.TargetMethod.Name;
         if (name == "Linear")
         {
+            if (!call.TargetMethod.Parameters.Any(p => p.Name == "inputSize"))
+            {
+                return Unknown("the layer is built from existing weights");
+            }
+
             return Constant(call, "inputSize") is { } inputs
                 ? new FilterMeanLength(inputs, null)
                 : Unknown("the input size is not a compile-time constant");

@@ -87,6 +87,8 @@ public class CapacityTests
                 [{|#0:Watermark(Bits = 600)|}] private readonly Conv2d conv2;
                 [{|#1:Watermark(Bits = 600)|}] private readonly Conv2d made;
                 [{|#2:Watermark(Bits = 600)|}] private readonly Conv2d never = null!;
+                [{|#3:Watermark(Bits = 8)|}] private readonly Linear tied = nn.Linear(new Parameter(zeros(4, 16)), null);
+                [{|#4:Watermark(Bits = 8)|}] private readonly Linear sized = nn.Linear(16 * Width(), 4);
                 public Block(long channels) : base("Block")
                 {
                     conv2 = nn.Conv2d(channels, 64, 3);
@@ -94,10 +96,13 @@ public class CapacityTests
                     RegisterComponents();
                 }
                 private static Conv2d Make() => nn.Conv2d(64, 64, 3);
+                private static int Width() => 4;
                 public override Tensor forward(Tensor x) => x;
             }
             """,
             new DiagnosticResult("WMK002", DiagnosticSeverity.Info).WithLocation(0).WithArguments("Block.conv2", "in_channels is not a compile-time constant"),
             new DiagnosticResult("WMK002", DiagnosticSeverity.Info).WithLocation(1).WithArguments("Block.made", "the layer is not created by a torch.nn factory call here"),
-            new DiagnosticResult("WMK002", DiagnosticSeverity.Info).WithLocation(2).WithArguments("Block.never", "the layer is not created by a torch.nn factory call here"));
+            new DiagnosticResult("WMK002", DiagnosticSeverity.Info).WithLocation(2).WithArguments("Block.never", "the layer is not created by a torch.nn factory call here"),
+            new DiagnosticResult("WMK002", DiagnosticSeverity.Info).WithLocation(3).WithArguments("Block.tied", "the layer is built from existing weights"),
+            new DiagnosticResult("WMK002", DiagnosticSeverity.Info).WithLocation(4).WithArguments("Block.sized", "the input size is not a compile-time constant"));
 }

@@ -16,17 +16,18 @@ public static class WatermarkModules
     public static IReadOnlyList<WatermarkSlot> GetWatermarkSlots(this nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var modules = new List<(string Path, nn.Module Module)> { (string.Empty, model) };
-        modules.AddRange(model.named_modules());
-        var paths = new Dictionary<nn.Module, string>(ReferenceEqualityComparer.Instance);
-        foreach (var (path, module) in modules)
+        // Each slot is named by where its weight sits in the state_dict, found by reference, so the
+        // names follow however the modules were registered.
+        var parameters = model.named_parameters().ToList();
+        var names = new Dictionary<Tensor, (string Name, int Index)>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < parameters.Count; i++)
         {
-            paths.TryAdd(module, path);
+            names.TryAdd(parameters[i].parameter, (parameters[i].name, i));
         }
 
-        var slots = new List<WatermarkSlot>();
+        var slots = new List<(int Index, WatermarkSlot Slot)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (path, module) in modules)
+        foreach (var (path, module) in model.named_modules().Prepend((string.Empty, model)))
         {
             if (module is not IWatermarkable marked)
             {
@@ -44,21 +45,19 @@ public static class WatermarkModules
 
                 var weight = WatermarkSlot.WeightOf(declaration.Layer)
                     ?? throw new WatermarkException($"[Watermark] layer {where} is a {declaration.Layer.GetType().Name}; only Conv1d, Conv2d, Conv3d and Linear layers can carry a mark.");
-                if (!paths.TryGetValue(declaration.Layer, out var layerPath) || layerPath.Length == 0)
+                if (!names.TryGetValue(weight, out var parameter))
                 {
                     throw new WatermarkException($"[Watermark] layer {where} is not a registered submodule; call RegisterComponents() (or register_module) at the end of {owner}'s constructor.");
                 }
 
-                var parameter = layerPath + ".weight";
-                if (seen.Add(parameter))
+                if (seen.Add(parameter.Name))
                 {
-                    slots.Add(new WatermarkSlot(owner, declaration, parameter, weight));
+                    slots.Add((parameter.Index, new WatermarkSlot(owner, declaration, parameter.Name, weight)));
                 }
             }
         }
 
-        var order = model.named_parameters().Select((p, i) => (p.name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
-        return [.. slots.OrderBy(s => order.GetValueOrDefault(s.Parameter, int.MaxValue))];
+        return [.. slots.OrderBy(s => s.Index).Select(s => s.Slot)];
     }
 
     /// <summary>
