@@ -1,0 +1,114 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using static TorchSharp.torch;
+
+namespace Watermark;
+
+/// <summary>
+/// The runtime behind <see cref="IWatermarkable"/>: walks a model's module tree, finds the
+/// <see cref="WatermarkAttribute"/> layers of every module that declares some, and names each by
+/// its state_dict path. Works on any module, marked or not, e.g. a whole network around marked blocks.
+/// </summary>
+public static class WatermarkModules
+{
+    /// <summary>Every slot in <paramref name="model"/>'s tree, in state_dict order.</summary>
+    public static IReadOnlyList<WatermarkSlot> GetWatermarkSlots(this nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        // Each slot is named by where its weight sits in the state_dict, found by reference, so the
+        // names follow however the modules were registered.
+        var parameters = model.named_parameters().ToList();
+        var names = new Dictionary<Tensor, (string Name, int Index)>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            names.TryAdd(parameters[i].parameter, (parameters[i].name, i));
+        }
+
+        var slots = new List<(int Index, WatermarkSlot Slot)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (path, module) in model.named_modules().Prepend((string.Empty, model)))
+        {
+            if (module is not IWatermarkable marked)
+            {
+                continue;
+            }
+
+            var owner = module.GetType().Name;
+            foreach (var declaration in marked.WatermarkDeclarations)
+            {
+                var where = path.Length == 0 ? $"{owner}.{declaration.Member}" : $"{owner}.{declaration.Member} (at '{path}')";
+                if (declaration.Layer is null)
+                {
+                    throw new WatermarkException($"[Watermark] layer {where} is null; create it in the constructor before RegisterComponents().");
+                }
+
+                var weight = WatermarkSlot.WeightOf(declaration.Layer)
+                    ?? throw new WatermarkException($"[Watermark] layer {where} is a {declaration.Layer.GetType().Name}; only Conv1d, Conv2d, Conv3d and Linear layers can carry a mark.");
+                if (!names.TryGetValue(weight, out var parameter))
+                {
+                    throw new WatermarkException($"[Watermark] layer {where} is not a registered submodule; call RegisterComponents() (or register_module) at the end of {owner}'s constructor.");
+                }
+
+                if (seen.Add(parameter.Name))
+                {
+                    slots.Add((parameter.Index, new WatermarkSlot(owner, declaration, parameter.Name, weight)));
+                }
+            }
+        }
+
+        return [.. slots.OrderBy(s => s.Index).Select(s => s.Slot)];
+    }
+
+    /// <summary>
+    /// Σ λ·E_R over the slots of <paramref name="model"/> that <paramref name="keyring"/> activates
+    /// (λ from each key): <c>loss = task + model.WatermarkLoss(keyring)</c>.
+    /// </summary>
+    public static Tensor WatermarkLoss(this nn.Module model, Keyring keyring)
+    {
+        var active = Activate(model, keyring);
+        using var scope = NewDisposeScope();
+        Tensor? total = null;
+        foreach (var (slot, key) in active)
+        {
+            var term = EmbeddingLoss.Weighted(slot.Weight, key);
+            total = total is null ? term : total.add(term);
+        }
+
+        return total!.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Reads the mark of every slot <paramref name="keyring"/> activates: per-slot bits, BER, p-value and the verdict at <paramref name="alpha"/>.</summary>
+    public static VerificationResult ExtractWatermark(this nn.Module model, Keyring keyring, double alpha = VerificationResult.DefaultAlpha) =>
+        new(Activate(model, keyring).Select(active => active.Key.Extract(active.Slot.Weight)), alpha);
+
+    private static List<(WatermarkSlot Slot, WatermarkKey Key)> Activate(nn.Module model, Keyring keyring)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(keyring);
+        var slots = model.GetWatermarkSlots();
+        var modelName = model.GetType().Name;
+        if (slots.Count == 0)
+        {
+            throw new WatermarkException($"{modelName} has no [Watermark] layer; mark a Conv or Linear field of a partial module with [Watermark(Bits = …)].");
+        }
+
+        if (keyring.Slots.IsEmpty)
+        {
+            throw new WatermarkException($"The keyring activates no slot of {modelName}; create keys with slot.CreateKey() for some of: {Names(slots)}.");
+        }
+
+        var active = new List<(WatermarkSlot, WatermarkKey)>();
+        foreach (var key in keyring.Slots)
+        {
+            var slot = slots.FirstOrDefault(s => s.Parameter == key.Parameter)
+                ?? throw new WatermarkException($"Slot '{key.Parameter}' of the keyring is not a [Watermark] slot of {modelName}, whose slots are {Names(slots)}; check that the key file belongs to this model.");
+            active.Add((slot, key));
+        }
+
+        return active;
+    }
+
+    private static string Names(IReadOnlyList<WatermarkSlot> slots) =>
+        string.Join(", ", slots.Take(8).Select(s => $"'{s.Parameter}'")) + (slots.Count > 8 ? $" and {slots.Count - 8} more" : string.Empty);
+}
