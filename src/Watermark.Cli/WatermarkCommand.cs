@@ -66,7 +66,12 @@ public static class WatermarkCommand
             {
                 return console.Fail(e.Message);
             }
-            catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+            catch (ArgumentException e)
+            {
+                // The library's argument checks read as sentences; the "(Parameter 'x')" suffix is for programmers.
+                return console.Fail(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", string.Empty, StringComparison.Ordinal));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 return console.Fail(e.Message);
             }

@@ -24,7 +24,7 @@ public class VerifyTests(TrainedModels models)
         var run = CliRunner.Run("verify", "--model", model, "--key", models.OwnerKey);
         Assert.True(run.Code == ExitCodes.Present, run.ToString());
         Assert.Contains("PRESENT", run.Out, StringComparison.Ordinal);
-        Assert.Contains(" 64/64 bits", CliRunner.Run("extract", "--model", model, "--key", models.OwnerKey).Out.Replace("matched  ", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("matched  64/64 bits", CliRunner.Run("extract", "--model", model, "--key", models.OwnerKey).Out, StringComparison.Ordinal);
         Assert.Empty(run.Err);
     }
 

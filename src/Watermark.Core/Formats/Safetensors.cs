@@ -41,6 +41,12 @@ internal static class Safetensors
         var header = cursor.ReadBytes((long)headerLength, "the JSON header");
         var dataStart = cursor.Position;
         var dataLength = cursor.Length - dataStart;
+        // System.Text.Json defers UTF-8 validation of strings until they are read, and then throws InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+        {
+            throw cursor.Error("the safetensors header is not valid UTF-8; the file is corrupt.");
+        }
+
         JsonDocument document;
         try
         {
