@@ -26,8 +26,8 @@ internal static class ExtractVerb
         };
         command.SetGuardedAction(console, parsed =>
         {
-            var result = VerifyVerb.Verify(parsed.GetValue(key)!, WatermarkCommand.OpenModel(parsed, model, format), VerificationResult.DefaultAlpha);
             var keyring = Keyring.Load(parsed.GetValue(key)!);
+            var result = VerifyVerb.Verify(keyring, WatermarkCommand.OpenModel(parsed, model, format), VerificationResult.DefaultAlpha);
             foreach (var slot in result.Slots)
             {
                 console.Out.Write(Describe(keyring.Find(slot.Parameter)!, slot));
@@ -74,7 +74,7 @@ internal static class ExtractVerb
         for (var b = 0; b < HistogramBins; b++)
         {
             var bar = new string('#', (int)Math.Round((double)counts[b] * BarWidth / most));
-            text.AppendLine(CultureInfo.InvariantCulture, $"  [{(double)b / HistogramBins:0.0}, {(double)(b + 1) / HistogramBins:0.0}{(b == HistogramBins - 1 ? ']' : ')')}  {counts[b],5}  {bar}");
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"  [{(double)b / HistogramBins:0.0}, {(double)(b + 1) / HistogramBins:0.0}{(b == HistogramBins - 1 ? ']' : ')')}  {counts[b],5}  {bar}").TrimEnd());
         }
 
         text.AppendLine();

@@ -39,7 +39,7 @@ internal static class VerifyVerb
                 throw new UsageException($"--alpha must lie strictly between 0 and 1 (e.g. 1e-6); {bound.ToString(CultureInfo.InvariantCulture)} was given.");
             }
 
-            var result = Verify(parsed.GetValue(key)!, WatermarkCommand.OpenModel(parsed, model, format), bound);
+            var result = Verify(Keyring.Load(parsed.GetValue(key)!), WatermarkCommand.OpenModel(parsed, model, format), bound);
             console.Out.Write(parsed.GetValue(json) ? ToJson(result) : ToTable(result));
             return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
         });
@@ -53,9 +53,8 @@ internal static class VerifyVerb
         Required = true,
     };
 
-    internal static VerificationResult Verify(string keyPath, Formats.ModelFile model, double alpha)
+    internal static VerificationResult Verify(Keyring keyring, Formats.ModelFile model, double alpha)
     {
-        var keyring = Keyring.Load(keyPath);
         var slots = new List<SlotVerification>();
         foreach (var slot in keyring.Slots)
         {

@@ -90,7 +90,7 @@ public sealed class TrainedModels : IDisposable
     }
 
     // A regression task on fixed random data; with a key, the embedding loss is added (Uchida et al. Eq. 1).
-    private string Train(string name, int initSeed, WatermarkKey? key, int steps = 120)
+    internal string Train(string name, int initSeed, WatermarkKey? key, int steps = 120)
     {
         lock (SequentialTorch.Lock)
         {
