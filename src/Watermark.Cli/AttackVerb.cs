@@ -1,6 +1,8 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
+using System.Linq;
 using Watermark.Attacks;
 using Watermark.Formats;
 
@@ -12,11 +14,12 @@ namespace Watermark.Cli;
 /// </summary>
 internal static class AttackVerb
 {
-    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness.")
+    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise or permute.")
     {
         Prune(console),
         Quantize(console),
         Noise(console),
+        Permute(console),
     };
 
     private static Command Prune(CliConsole console)
@@ -96,6 +99,82 @@ internal static class AttackVerb
             var absolute = GaussianNoise.Add(weights, relative, parsed.GetValue(seed));
             return string.Create(CultureInfo.InvariantCulture, $"added Gaussian noise σ = {relative} × std = {absolute:0.####e0} to '{entry.Name}'");
         });
+    }
+
+    private static Command Permute(CliConsole console)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var format = WatermarkCommand.FormatOption();
+        var param = new Option<string>("--param", "-p")
+        {
+            Description = "The weight whose channels are reordered, e.g. conv1.weight.",
+            HelpName = "NAME",
+            Required = true,
+        };
+        var axis = new Option<int>("--axis")
+        {
+            Description = "The axis to reorder: 0 = output channels (filters), 1 = input channels.",
+            HelpName = "0|1",
+            DefaultValueFactory = _ => 0,
+        };
+        var also = new Option<string[]>("--also")
+        {
+            Description = "Another tensor to reorder with the same permutation, as NAME:AXIS (e.g. conv1.bias:0, conv2.weight:1), so the network computes the same function.",
+            HelpName = "NAME:AXIS",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var seed = SeedOption();
+        var output = new Option<string>("--out", "-o")
+        {
+            Description = "Where to write the attacked copy (same format as the input; may be the input itself, replaced atomically).",
+            HelpName = "FILE",
+            Required = true,
+        };
+        var command = new Command(
+            "permute",
+            "Reorders the channels of one weight, and of the tensors named by --also, with one random permutation. " +
+            "Reordering a layer's outputs and the next layer's inputs together keeps the network's function.")
+        {
+            model, format, param, axis, also, seed, output,
+        };
+        command.SetGuardedAction(console, parsed =>
+        {
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
+            foreach (var item in parsed.GetValue(also) ?? [])
+            {
+                var colon = item.LastIndexOf(':');
+                if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var itemAxis))
+                {
+                    throw new UsageException($"--also '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
+                }
+
+                targets.Add((file.Find(item[..colon]), itemAxis));
+            }
+
+            var first = targets[0];
+            if (first.Axis < 0 || first.Axis >= first.Entry.Shape.Length)
+            {
+                throw new UsageException($"--axis {first.Axis} does not exist in '{first.Entry.Name}' of shape {Capacity.ShapeText(first.Entry.Shape)}.");
+            }
+
+            var channels = first.Entry.Shape[first.Axis];
+            foreach (var (entry, itemAxis) in targets)
+            {
+                if (itemAxis < 0 || itemAxis >= entry.Shape.Length || entry.Shape[itemAxis] != channels)
+                {
+                    throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {itemAxis} of {channels} channels to reorder with '{first.Entry.Name}'.");
+                }
+            }
+
+            var permutation = ChannelPermutation.Random((int)channels, parsed.GetValue(seed));
+            var replaced = targets.Select(t => (t.Entry, ChannelPermutation.Apply(file.ReadFloat32(t.Entry), t.Entry.Shape, t.Axis, permutation))).ToList();
+            var path = parsed.GetValue(output)!;
+            file.WriteWithReplaced(path, replaced);
+            console.Out.WriteLine($"reordered {channels} channels of {string.Join(", ", targets.Select(t => $"'{t.Entry.Name}' (axis {t.Axis})"))}; wrote {path} ({ModelFile.FormatName(file.Format)})");
+            return ExitCodes.Present;
+        });
+        return command;
     }
 
     private static Option<int> SeedOption() => new("--seed")

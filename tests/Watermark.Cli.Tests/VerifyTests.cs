@@ -199,6 +199,15 @@ public class VerifyTests(TrainedModels models)
     }
 
     [Fact]
+    public void AMistypedVerbIsUnusableAndTheClosestIsSuggested()
+    {
+        var run = CliRunner.Run("verfy", "--model", models.MarkedDat);
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        Assert.Contains("Did you mean 'watermark verify'?", run.Err, StringComparison.Ordinal);
+        Assert.Empty(run.Out);
+    }
+
+    [Fact]
     public void HelpStatesTheExitCodesAndTheDefaultAlphaWithItsReason()
     {
         var run = CliRunner.Run("verify", "--help");

@@ -195,16 +195,28 @@ public sealed class ModelFile
     /// Writes a copy of this file, byte for byte, with one real tensor's values replaced (kept in its
     /// element type): everything else — other tensors, graph, metadata — stays as it was. Atomic.
     /// </summary>
-    public void WriteWithReplaced(string path, TensorEntry entry, ReadOnlySpan<float> values)
+    public void WriteWithReplaced(string path, TensorEntry entry, ReadOnlySpan<float> values) =>
+        WriteWithReplaced(path, [(entry, values.ToArray())]);
+
+    /// <summary>As <see cref="WriteWithReplaced(string, TensorEntry, ReadOnlySpan{float})"/> for several tensors at once.</summary>
+    public void WriteWithReplaced(string path, IReadOnlyList<(TensorEntry Entry, float[] Values)> replacements)
     {
-        ArgumentNullException.ThrowIfNull(entry);
-        if (!entry.DType.IsReal() || !entry.Contiguous || values.Length != entry.ElementCount)
+        ArgumentNullException.ThrowIfNull(replacements);
+        var patches = new List<(long Offset, byte[] Bytes)>();
+        foreach (var (entry, values) in replacements)
         {
-            throw new ArgumentException($"Tensor '{entry.Name}' ({entry.DTypeName}, {entry.ElementCount} elements) cannot take {values.Length} float32 values.", nameof(values));
+            ArgumentNullException.ThrowIfNull(entry);
+            ArgumentNullException.ThrowIfNull(values);
+            if (!entry.DType.IsReal() || !entry.Contiguous || values.Length != entry.ElementCount)
+            {
+                throw new ArgumentException($"Tensor '{entry.Name}' ({entry.DTypeName}, {entry.ElementCount} elements) cannot take {values.Length} float32 values.", nameof(replacements));
+            }
+
+            var bytes = new byte[entry.DataLength];
+            TensorDTypes.FromSingle(entry.DType, values, bytes);
+            patches.Add((entry.DataOffset, bytes));
         }
 
-        var bytes = new byte[entry.DataLength];
-        TensorDTypes.FromSingle(entry.DType, values, bytes);
         AtomicFile.Write(path, output =>
         {
             using (var input = open())
@@ -212,8 +224,11 @@ public sealed class ModelFile
                 input.CopyTo(output);
             }
 
-            output.Seek(entry.DataOffset, SeekOrigin.Begin);
-            output.Write(bytes);
+            foreach (var (offset, bytes) in patches)
+            {
+                output.Seek(offset, SeekOrigin.Begin);
+                output.Write(bytes);
+            }
         });
     }
 
