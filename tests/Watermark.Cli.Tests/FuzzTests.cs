@@ -229,9 +229,27 @@ public class FuzzTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>The saved inputs that once broke a reader (and hand-picked malformed cases): each must now end in success or the typed exception.</summary>
+/// <summary>
+/// Corpus/: inputs the fuzzer once found breaking a reader (named by hash), which must now end in
+/// success or the typed exception, and malformed files built by hand from each format's spec
+/// (named <c>*-malformed-*</c>), which must be rejected — through the command, with exit code 2.
+/// </summary>
 public class CorpusTests
 {
+    [Fact]
+    public void EveryHandBuiltMalformedFileIsUnusable()
+    {
+        var files = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*-malformed-*");
+        Assert.True(files.Length >= 20, $"{files.Length} hand-built cases");
+        foreach (var file in files)
+        {
+            var run = CliRunner.Run("inspect", "--model", file);
+            Assert.True(run.Code == ExitCodes.Unusable, $"{Path.GetFileName(file)}: {run}");
+            Assert.Single(run.Err.TrimEnd('\n').Split('\n'));
+            Assert.Contains(file, run.Err, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void EverySavedInputEndsInSuccessOrTheTypedException()
     {

@@ -123,7 +123,7 @@ internal static class Safetensors
             throw cursor.Error($"tensor '{printable}' has data_offsets outside the {dataLength} bytes of data; the file is truncated or corrupt.");
         }
 
-        var elements = Shapes.ElementCount(shape, cursor, printable);
+        var elements = Shapes.ElementCount(shape, cursor, $"tensor '{printable}'");
         if (dtype != TensorDType.Unsupported && end - begin != Shapes.ByteLength(elements, dtype))
         {
             throw cursor.Error($"tensor '{printable}' has the shape {Capacity.ShapeText(shape)} of {dtype.DisplayName()} ({Shapes.ByteLength(elements, dtype)} bytes) but its data_offsets span {end - begin} bytes.");

@@ -14,20 +14,20 @@ internal static class Shapes
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    /// <summary>The product of the dimensions; throws when it overflows what a file can hold.</summary>
-    public static long ElementCount(IReadOnlyList<long> shape, FileCursor cursor, string tensor)
+    /// <summary>The product of the dimensions; throws when it overflows what a file can hold. <paramref name="what"/> names the tensor in errors.</summary>
+    public static long ElementCount(IReadOnlyList<long> shape, FileCursor cursor, string what)
     {
         long count = 1;
         foreach (var d in shape)
         {
             if (d < 0)
             {
-                throw cursor.Error($"tensor '{tensor}' has a negative dimension {d}; the file is corrupt.");
+                throw cursor.Error($"{what} has a negative dimension {d}; the file is corrupt.");
             }
 
             if (d != 0 && count > long.MaxValue / 16 / d)
             {
-                throw cursor.Error($"tensor '{tensor}' has the shape {Capacity.ShapeText(shape)}, far more elements than any file holds; the file is corrupt.");
+                throw cursor.Error($"{what} has the shape {Capacity.ShapeText(shape)}, far more elements than any file holds; the file is corrupt.");
             }
 
             count *= d;

@@ -41,7 +41,7 @@ internal static class TorchSharpDat
                 shape.Add(cursor.ReadVarint($"dimension {d} of '{printable}'", long.MaxValue));
             }
 
-            var elements = Shapes.ElementCount(shape, cursor, printable);
+            var elements = Shapes.ElementCount(shape, cursor, $"tensor '{printable}'");
             var bytes = Shapes.ByteLength(elements, dtype);
             var offset = cursor.Position;
             cursor.Skip(bytes, $"the values of '{printable}' ({bytes} bytes expected)");
