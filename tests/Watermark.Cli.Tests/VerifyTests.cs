@@ -199,6 +199,28 @@ public class VerifyTests(TrainedModels models)
     }
 
     [Fact]
+    public void NaNWeightsAreUnusableNotAbsent()
+    {
+        var marked = Formats.ModelFile.Open(models.MarkedDat);
+        var tensors = marked.ReadAll().Select(t =>
+        {
+            if (t.Name != TrainedModels.Host)
+            {
+                return t;
+            }
+
+            var bytes = t.Data.ToArray();
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(40), float.NaN);
+            return t with { Data = bytes };
+        }).ToList();
+        var path = models.PathOf($"nan-{Guid.NewGuid():N}.safetensors");
+        Formats.ModelFile.Write(path, Formats.ModelFormat.Safetensors, tensors);
+        var run = CliRunner.Run("verify", "--model", path, "--key", models.OwnerKey);
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        Assert.Contains("NaN at index 10", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AMistypedVerbIsUnusableAndTheClosestIsSuggested()
     {
         var run = CliRunner.Run("verfy", "--model", models.MarkedDat);
