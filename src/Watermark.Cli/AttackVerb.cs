@@ -105,12 +105,7 @@ internal static class AttackVerb
     {
         var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
         var format = WatermarkCommand.FormatOption();
-        var param = new Option<string>("--param", "-p")
-        {
-            Description = "The weight whose channels are reordered, e.g. conv1.weight.",
-            HelpName = "NAME",
-            Required = true,
-        };
+        var param = ParamOption("The weight whose channels are reordered, e.g. conv1.weight.");
         var axis = new Option<int>("--axis")
         {
             Description = "The axis to reorder: 0 = output channels (filters), 1 = input channels.",
@@ -124,12 +119,7 @@ internal static class AttackVerb
             Arity = ArgumentArity.ZeroOrMore,
         };
         var seed = SeedOption();
-        var output = new Option<string>("--out", "-o")
-        {
-            Description = "Where to write the attacked copy (same format as the input; may be the input itself, replaced atomically).",
-            HelpName = "FILE",
-            Required = true,
-        };
+        var output = OutputOption();
         var command = new Command(
             "permute",
             "Reorders the channels of one weight, and of the tensors named by --also, with one random permutation. " +
@@ -177,6 +167,20 @@ internal static class AttackVerb
         return command;
     }
 
+    private static Option<string> ParamOption(string description) => new("--param", "-p")
+    {
+        Description = description,
+        HelpName = "NAME",
+        Required = true,
+    };
+
+    private static Option<string> OutputOption() => new("--out", "-o")
+    {
+        Description = "Where to write the attacked copy (same format as the input; may be the input itself, replaced atomically).",
+        HelpName = "FILE",
+        Required = true,
+    };
+
     private static Option<int> SeedOption() => new("--seed")
     {
         Description = "Seed of the attack's randomness, so a run can be repeated.",
@@ -188,18 +192,8 @@ internal static class AttackVerb
     {
         var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
         var format = WatermarkCommand.FormatOption();
-        var param = new Option<string>("--param", "-p")
-        {
-            Description = "The state_dict name of the weight to attack, e.g. conv2.weight.",
-            HelpName = "NAME",
-            Required = true,
-        };
-        var output = new Option<string>("--out", "-o")
-        {
-            Description = "Where to write the attacked copy (same format as the input; may be the input itself, replaced atomically).",
-            HelpName = "FILE",
-            Required = true,
-        };
+        var param = ParamOption("The state_dict name of the weight to attack, e.g. conv2.weight.");
+        var output = OutputOption();
         var command = new Command(name, description) { model, format, param };
         foreach (var option in options)
         {
