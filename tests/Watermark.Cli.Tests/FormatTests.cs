@@ -124,6 +124,18 @@ public class FormatTests(TrainedModels models)
         Assert.Contains("external data", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void OnnxValuesInInt32DataAreListedButNotReadAsWeights()
+    {
+        // float16 values in int32_data (one varint per value), as onnx.helper writes them.
+        var tensor = Fixtures.OnnxRawTensor("h", [2], dataType: 10, []).Concat(new byte[] { (5 << 3) | 2, 2, 0x80, 0x78, }).ToArray();
+        var file = ModelFile.Read(Fixtures.OnnxModel(tensor), "int32.onnx");
+        var entry = file.Find("h");
+        Assert.Equal(TensorDType.Float16, entry.DType);
+        var e = Assert.Throws<ModelFormatException>(() => file.ReadFloat32(entry));
+        Assert.Contains("re-export the model with raw_data", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("dat")]
     [InlineData("safetensors")]

@@ -166,7 +166,7 @@ public sealed class ModelFile
         ArgumentNullException.ThrowIfNull(entry);
         if (!entry.Contiguous)
         {
-            throw new ModelFormatException(Source, $"tensor '{entry.Name}' stores its values as ONNX varints (int32_data/int64_data); re-export it with raw_data.");
+            throw new ModelFormatException(Source, $"tensor '{entry.Name}' ({entry.DTypeName}) stores its values in an ONNX field this reader does not decode (it reads raw_data, float_data of float32 and double_data of float64); re-export the model with raw_data.");
         }
 
         if (entry.DataLength > Array.MaxLength)

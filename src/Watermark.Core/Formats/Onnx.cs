@@ -109,13 +109,19 @@ internal static class Onnx
                     return true;
                 case 4 or 5 or 7 or 9 or 10 when wire == WireLength:
                     var valuesEnd = LengthEnd(cursor, $"the values of {what}");
-                    if (data is not null)
+                    var valuesLength = valuesEnd - cursor.Position;
+                    // An empty field carries nothing (proto2 writers may emit one); two non-empty ones are a contradiction.
+                    if (data is { Length: > 0 } && valuesLength > 0)
                     {
                         throw cursor.Error($"{what} stores its values in two fields ({data.Value.Field} and {field}); the file is corrupt.");
                     }
 
-                    data = (field, cursor.Position, valuesEnd - cursor.Position);
-                    cursor.Skip(valuesEnd - cursor.Position, $"the values of {what}");
+                    if (data is null || valuesLength > 0)
+                    {
+                        data = (field, cursor.Position, valuesLength);
+                    }
+
+                    cursor.Skip(valuesLength, $"the values of {what}");
                     return true;
                 case 4 or 5 or 7 or 10:
                     throw cursor.Error($"{what} stores its values unpacked (one field per value); re-export the model so that values are packed or in raw_data.");
