@@ -6,6 +6,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using Watermark.Formats;
 
 namespace Watermark.Cli;
 
@@ -53,7 +54,7 @@ internal static class VerifyVerb
         Required = true,
     };
 
-    internal static VerificationResult Verify(Keyring keyring, Formats.ModelFile model, double alpha)
+    internal static VerificationResult Verify(Keyring keyring, ModelFile model, double alpha)
     {
         var slots = new List<SlotVerification>();
         foreach (var slot in keyring.Slots)

@@ -1,6 +1,8 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.IO;
 using System.Linq;
 using Watermark.Formats;
@@ -35,8 +37,8 @@ public static class WatermarkCommand
         var parsed = root.Parse(args);
         if (parsed.Action is ParseErrorAction)
         {
-            var names = new System.Collections.Generic.List<string>();
-            for (var result = parsed.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+            var names = new List<string>();
+            for (var result = parsed.CommandResult; result is not null; result = result.Parent as CommandResult)
             {
                 names.Insert(0, result.Command is RootCommand ? "watermark" : result.Command.Name);
             }

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.IO;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Watermark.Formats;
 
@@ -42,7 +43,7 @@ internal static class Safetensors
         var dataStart = cursor.Position;
         var dataLength = cursor.Length - dataStart;
         // System.Text.Json defers UTF-8 validation of strings until they are read, and then throws InvalidOperationException.
-        if (!System.Text.Unicode.Utf8.IsValid(header))
+        if (!Utf8.IsValid(header))
         {
             throw cursor.Error("the safetensors header is not valid UTF-8; the file is corrupt.");
         }
