@@ -4,6 +4,7 @@ using System.Linq;
 using TorchSharp;
 using Watermark.Formats;
 using Xunit;
+using static TorchSharp.torch;
 
 namespace Watermark.Cli.Tests;
 
@@ -30,6 +31,33 @@ public class FormatTests(TrainedModels models)
                 Assert.Equal(TensorDType.Float32, entry.DType);
                 Assert.Equal(tensor.data<float>().ToArray(), file.ReadFloat32(entry));
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, TensorDType.Float32)]
+    [InlineData(ScalarType.Float16, TensorDType.Float16)]
+    [InlineData(ScalarType.BFloat16, TensorDType.BFloat16)]
+    [InlineData(ScalarType.Float64, TensorDType.Float64)]
+    public void TheDatReaderSeesBatchNormBuffersAndEveryFloatTypeTorchSharpSaves(ScalarType type, TensorDType expected)
+    {
+        lock (SequentialTorch.Lock)
+        {
+            torch.manual_seed(32);
+            using var model = nn.Sequential(("conv", nn.Conv2d(3, 8, 3)), ("bn", nn.BatchNorm2d(8)));
+            model.to(type);
+            var path = models.PathOf($"bn-{type}-{Guid.NewGuid():N}.dat");
+            model.save(path);
+            var file = ModelFile.Open(path);
+            var state = model.state_dict();
+            Assert.Equal(state.Keys, file.Tensors.Select(t => t.Name));
+            var counter = file.Find("bn.num_batches_tracked");
+            Assert.Equal(TensorDType.Int64, counter.DType);
+            Assert.Empty(counter.Shape);
+            var weight = file.Find("conv.weight");
+            Assert.Equal(expected, weight.DType);
+            using var asFloat = state["conv.weight"].to(ScalarType.Float32);
+            Assert.Equal(asFloat.data<float>().ToArray(), file.ReadFloat32(weight));
         }
     }
 
