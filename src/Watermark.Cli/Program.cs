@@ -1,3 +1,1 @@
-// The `watermark` command is built in its own issue; until then it only names itself.
-System.Console.Error.WriteLine("watermark: no verbs yet");
-return 2;
+return Watermark.Cli.WatermarkCommand.Run(args, System.Console.Out, System.Console.Error);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Times whole-process `watermark verify` of a WRN-10-4-sized checkpoint (1.2M weights, TorchSharp .dat):
+# median and best wall time and peak resident memory over RUNS runs (default 20), measured with
+# GNU time, for the framework-dependent build (`dotnet watermark.dll`) and the NativeAOT binary.
+# When python3 can import torch, the same check in PyTorch (load the state_dict, filter mean,
+# projection) runs beside it on the same weights. Usage: bench/verify-speed.sh [--no-aot]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-20}
+aot=1
+[ "${1:-}" = "--no-aot" ] && aot=0
+command -v /usr/bin/time >/dev/null || { echo "error: GNU time is needed: apt-get install time" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+dotnet build src/Watermark.Cli -c Release -nologo -v q >/dev/null
+dotnet run --project bench/VerifySpeed -c Release -- "$work/wrn.dat"
+cli=(dotnet src/Watermark.Cli/bin/Release/net10.0/watermark.dll)
+"${cli[@]}" keygen --model "$work/wrn.dat" --param g2.block0.conv2.weight --bits 256 --out "$work/key.json" >/dev/null
+
+# Random weights never carry the mark: each run must end in exit code 1 (absent), never 2.
+measure() {
+  local label=$1
+  shift
+  local rc=0
+  "$@" >/dev/null 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] || { echo "error: '$*' exited with $rc, expected 1 (absent)" >&2; exit 2; }
+  for _ in $(seq "$runs"); do
+    # Wall time from bash's microsecond clock (GNU time rounds to 10 ms); peak RSS from GNU time.
+    local start=$EPOCHREALTIME
+    /usr/bin/time -f "%M" -o "$work/time" "$@" >/dev/null 2>&1 || true
+    local end=$EPOCHREALTIME
+    # GNU time adds a "Command exited with non-zero status 1" line before its number.
+    echo "$start $end $(grep -E '^[0-9]+$' "$work/time")"
+  done | awk '{ printf "%.6f %d\n", $2 - $1, $3 }' | sort -n | awk -v label="$label" '
+    { wall[NR] = $1; if ($2 > peak) peak = $2 }
+    END { printf "%-34s median %7.1f ms  best %7.1f ms  peak RSS %6.1f MiB  (%d runs)\n", label, 1000 * wall[int((NR + 1) / 2)], 1000 * wall[1], peak / 1024, NR }'
+}
+
+args=(verify --model "$work/wrn.dat" --key "$work/key.json")
+measure "watermark (dotnet watermark.dll)" "${cli[@]}" "${args[@]}"
+if [ "$aot" -eq 1 ]; then
+  dotnet publish src/Watermark.Cli -c Release -r linux-x64 -p:PublishAot=true -nologo -v q -o "$work/aot" >/dev/null
+  measure "watermark (NativeAOT)" "$work/aot/watermark" "${args[@]}"
+fi
+
+if python3 -c 'import torch' 2>/dev/null; then
+  "${cli[@]}" convert --model "$work/wrn.dat" --out "$work/wrn.safetensors" >/dev/null
+  python3 bench/verify_pytorch.py prepare "$work/wrn.safetensors" "$work/wrn.pt"
+  # The Python check prints its bits and exits 0; wrap it so measure's exit-code check reads "absent".
+  measure "PyTorch (load, filter mean, Xw)" bash -c 'python3 bench/verify_pytorch.py verify "$1" g2.block0.conv2.weight 256 >/dev/null && exit 1' _ "$work/wrn.pt"
+else
+  echo "PyTorch side skipped: python3 cannot import torch (e.g. pip install torch --index-url <cpu wheels>), then run again."
+fi

@@ -1,0 +1,217 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Globalization;
+using System.Linq;
+using Watermark.Attacks;
+using Watermark.Formats;
+
+namespace Watermark.Cli;
+
+/// <summary>
+/// <c>watermark attack prune|quantize|noise</c>: writes a copy of a model with one weight attacked, in
+/// the input's format and otherwise byte for byte the same, so owners can test how robust their mark is.
+/// </summary>
+internal static class AttackVerb
+{
+    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise or permute.")
+    {
+        Prune(console),
+        Quantize(console),
+        Noise(console),
+        Permute(console),
+    };
+
+    private static Command Prune(CliConsole console)
+    {
+        var rate = new Option<double>("--rate")
+        {
+            Description = "The fraction of the weight's entries to set to zero, in [0, 1] (0.65 = 65%).",
+            HelpName = "P",
+            Required = true,
+        };
+        var order = new Option<string>("--order")
+        {
+            Description = "Which entries go first: ascending (smallest |w|, the paper's attack), descending (largest |w|) or random.",
+            HelpName = "ascending|descending|random",
+            DefaultValueFactory = _ => "ascending",
+        };
+        order.AcceptOnlyFromAmong("ascending", "descending", "random");
+        var seed = SeedOption();
+        return Build(console, "prune", "Zeroes a fraction of one weight's entries (parameter pruning, Uchida et al. §4.3).", [rate, order, seed], (parsed, weights, entry) =>
+        {
+            var chosen = parsed.GetValue(order) switch
+            {
+                "descending" => PruningOrder.Descending,
+                "random" => PruningOrder.Random,
+                _ => PruningOrder.Ascending,
+            };
+            var fraction = parsed.GetValue(rate);
+            if (!(fraction >= 0 && fraction <= 1))
+            {
+                throw new UsageException($"--rate must lie in [0, 1] (0.65 prunes 65%); {fraction.ToString(CultureInfo.InvariantCulture)} was given.");
+            }
+
+            var zeroed = Pruning.Prune(weights, fraction, chosen, parsed.GetValue(seed));
+            return string.Create(CultureInfo.InvariantCulture, $"pruned {zeroed} of {weights.Length} entries ({fraction:0.###%}, {parsed.GetValue(order)}) of '{entry.Name}'");
+        });
+    }
+
+    private static Command Quantize(CliConsole console)
+    {
+        var bits = new Option<int>("--bits")
+        {
+            Description = "Bits per weight, 2 to 16 (8 = int8): symmetric uniform levels round(w/s)·s with s = max|w| / (2^(k-1) - 1).",
+            HelpName = "K",
+            DefaultValueFactory = _ => 8,
+        };
+        var perChannel = new Option<bool>("--per-channel") { Description = "One scale per output channel (axis 0) instead of one for the whole tensor." };
+        return Build(console, "quantize", "Rounds one weight to k-bit levels (int8 by default), per tensor or per output channel.", [bits, perChannel], (parsed, weights, entry) =>
+        {
+            var k = parsed.GetValue(bits);
+            if (k is < 2 or > 16)
+            {
+                throw new UsageException($"--bits must lie in 2..16 (8 = int8); {k} was given.");
+            }
+
+            Quantization.Quantize(weights, entry.Shape, k, parsed.GetValue(perChannel));
+            return $"quantized '{entry.Name}' to {k} bits {(parsed.GetValue(perChannel) ? "per output channel" : "per tensor")}";
+        });
+    }
+
+    private static Command Noise(CliConsole console)
+    {
+        var sigma = new Option<double>("--sigma")
+        {
+            Description = "The noise's standard deviation as a multiple of the weight's own standard deviation, e.g. 0.1.",
+            HelpName = "S",
+            Required = true,
+        };
+        var seed = SeedOption();
+        return Build(console, "noise", "Adds Gaussian noise to one weight, scaled to its standard deviation.", [sigma, seed], (parsed, weights, entry) =>
+        {
+            var relative = parsed.GetValue(sigma);
+            if (!(relative >= 0 && double.IsFinite(relative)))
+            {
+                throw new UsageException($"--sigma must be a non-negative number such as 0.1; {relative.ToString(CultureInfo.InvariantCulture)} was given.");
+            }
+
+            var absolute = GaussianNoise.Add(weights, relative, parsed.GetValue(seed));
+            return string.Create(CultureInfo.InvariantCulture, $"added Gaussian noise σ = {relative} × std = {absolute:0.####e0} to '{entry.Name}'");
+        });
+    }
+
+    private static Command Permute(CliConsole console)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var format = WatermarkCommand.FormatOption();
+        var param = ParamOption("The weight whose channels are reordered, e.g. conv1.weight.");
+        var axis = new Option<int>("--axis")
+        {
+            Description = "The axis to reorder: 0 = output channels (filters), 1 = input channels.",
+            HelpName = "0|1",
+            DefaultValueFactory = _ => 0,
+        };
+        var also = new Option<string[]>("--also")
+        {
+            Description = "Another tensor to reorder with the same permutation, as NAME:AXIS (e.g. conv1.bias:0, conv2.weight:1), so the network computes the same function.",
+            HelpName = "NAME:AXIS",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var seed = SeedOption();
+        var output = OutputOption();
+        var command = new Command(
+            "permute",
+            "Reorders the channels of one weight, and of the tensors named by --also, with one random permutation. " +
+            "Reordering a layer's outputs and the next layer's inputs together keeps the network's function.")
+        {
+            model, format, param, axis, also, seed, output,
+        };
+        command.SetGuardedAction(console, parsed =>
+        {
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
+            foreach (var item in parsed.GetValue(also) ?? [])
+            {
+                var colon = item.LastIndexOf(':');
+                if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var itemAxis))
+                {
+                    throw new UsageException($"--also '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
+                }
+
+                targets.Add((file.Find(item[..colon]), itemAxis));
+            }
+
+            var first = targets[0];
+            if (first.Axis < 0 || first.Axis >= first.Entry.Shape.Length)
+            {
+                throw new UsageException($"--axis {first.Axis} does not exist in '{first.Entry.Name}' of shape {Capacity.ShapeText(first.Entry.Shape)}.");
+            }
+
+            var channels = first.Entry.Shape[first.Axis];
+            foreach (var (entry, itemAxis) in targets)
+            {
+                if (itemAxis < 0 || itemAxis >= entry.Shape.Length || entry.Shape[itemAxis] != channels)
+                {
+                    throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {itemAxis} of {channels} channels to reorder with '{first.Entry.Name}'.");
+                }
+            }
+
+            var permutation = ChannelPermutation.Random((int)channels, parsed.GetValue(seed));
+            var replaced = targets.Select(t => (t.Entry, ChannelPermutation.Apply(file.ReadFloat32(t.Entry), t.Entry.Shape, t.Axis, permutation))).ToList();
+            var path = parsed.GetValue(output)!;
+            file.WriteWithReplaced(path, replaced);
+            console.Out.WriteLine($"reordered {channels} channels of {string.Join(", ", targets.Select(t => $"'{t.Entry.Name}' (axis {t.Axis})"))}; wrote {path} ({ModelFile.FormatName(file.Format)})");
+            return ExitCodes.Present;
+        });
+        return command;
+    }
+
+    private static Option<string> ParamOption(string description) => new("--param", "-p")
+    {
+        Description = description,
+        HelpName = "NAME",
+        Required = true,
+    };
+
+    private static Option<string> OutputOption() => new("--out", "-o")
+    {
+        Description = "Where to write the attacked copy (same format as the input; may be the input itself, replaced atomically).",
+        HelpName = "FILE",
+        Required = true,
+    };
+
+    private static Option<int> SeedOption() => new("--seed")
+    {
+        Description = "Seed of the attack's randomness, so a run can be repeated.",
+        HelpName = "N",
+        DefaultValueFactory = _ => 0,
+    };
+
+    private static Command Build(CliConsole console, string name, string description, Option[] options, Func<ParseResult, float[], TensorEntry, string> attack)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var format = WatermarkCommand.FormatOption();
+        var param = ParamOption("The state_dict name of the weight to attack, e.g. conv2.weight.");
+        var output = OutputOption();
+        var command = new Command(name, description) { model, format, param };
+        foreach (var option in options)
+        {
+            command.Options.Add(option);
+        }
+
+        command.Options.Add(output);
+        command.SetGuardedAction(console, parsed =>
+        {
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            var entry = file.Find(parsed.GetValue(param)!);
+            var weights = file.ReadFloat32(entry);
+            var summary = attack(parsed, weights, entry);
+            var path = parsed.GetValue(output)!;
+            file.WriteWithReplaced(path, entry, weights);
+            console.Out.WriteLine($"{summary}; wrote {path} ({ModelFile.FormatName(file.Format)})");
+            return ExitCodes.Present;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using Watermark.Formats;
+
+namespace Watermark.Cli;
+
+/// <summary><c>watermark convert</c>: the same tensors in another format, e.g. to check that a verdict does not depend on it.</summary>
+internal static class ConvertVerb
+{
+    public static Command Create(CliConsole console)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to read: TorchSharp .dat, safetensors or ONNX.");
+        var format = WatermarkCommand.FormatOption();
+        var output = new Option<string>("--out", "-o")
+        {
+            Description = "The file to write; its extension (.dat, .safetensors, .onnx) picks the format unless --to is given.",
+            HelpName = "FILE",
+            Required = true,
+        };
+        var to = new Option<string?>("--to")
+        {
+            Description = "The output format. ONNX output holds the weights as initializers of a graph without nodes.",
+            HelpName = "dat|safetensors|onnx",
+        };
+        to.AcceptOnlyFromAmong("dat", "safetensors", "onnx");
+        var command = new Command("convert", "Writes every tensor of a model file into another format (atomically).")
+        {
+            model, format, output, to,
+        };
+        command.SetGuardedAction(console, parsed =>
+        {
+            var path = parsed.GetValue(output)!;
+            var target = WatermarkCommand.ParseFormat(parsed.GetValue(to)) ?? ModelFile.FormatFromExtension(path)
+                ?? throw new UsageException($"cannot tell the format of '{path}' from its extension; use .dat, .safetensors or .onnx, or pass --to.");
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            ModelFile.Write(path, target, file.ReadAll());
+            console.Out.WriteLine($"wrote {path} ({ModelFile.FormatName(target)}, {file.Tensors.Length} tensors)");
+            return ExitCodes.Present;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,62 @@
+using System;
+using System.CommandLine;
+using System.Globalization;
+using System.Linq;
+using Watermark.Formats;
+
+namespace Watermark.Cli;
+
+/// <summary><c>watermark inspect</c>: the tensors of a model file.</summary>
+internal static class InspectVerb
+{
+    public static Command Create(CliConsole console)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to list: TorchSharp .dat, safetensors or ONNX.");
+        var format = WatermarkCommand.FormatOption();
+        var command = new Command(
+            "inspect",
+            "Lists a model file's tensors: name, shape, element type, and M (the filter-mean length) for weights that can host a mark.")
+        {
+            model, format,
+        };
+        command.SetGuardedAction(console, parsed =>
+        {
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            var parameters = file.Tensors.Sum(t => t.ElementCount);
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file.Source}: {ModelFile.FormatName(file.Format)}, {file.Tensors.Length} tensors, {parameters} values"));
+            if (file.Tensors.IsEmpty)
+            {
+                return ExitCodes.Present;
+            }
+
+            var width = Math.Max(4, file.Tensors.Max(t => t.Name.Length));
+            var shapeWidth = Math.Max(5, file.Tensors.Max(t => Capacity.ShapeText(t.Shape).Length));
+            console.Out.WriteLine($"{"name".PadRight(width)}  {"shape".PadRight(shapeWidth)}  {"dtype",-10}  M");
+            foreach (var tensor in file.Tensors)
+            {
+                var m = FilterMeanText(tensor);
+                console.Out.WriteLine($"{tensor.Name.PadRight(width)}  {Capacity.ShapeText(tensor.Shape).PadRight(shapeWidth)}  {tensor.DTypeName,-10}  {m}");
+            }
+
+            return ExitCodes.Present;
+        });
+        return command;
+    }
+
+    private static string FilterMeanText(TensorEntry tensor)
+    {
+        if (tensor.Shape.Length is < 2 or > 5 || !tensor.DType.IsReal() || tensor.Shape.Any(d => d <= 0))
+        {
+            return "-";
+        }
+
+        try
+        {
+            return Capacity.FilterMeanLength(tensor.Shape).ToString(CultureInfo.InvariantCulture);
+        }
+        catch (ArgumentException)
+        {
+            return "-";
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
+using System.IO;
+using System.Linq;
+using Watermark.Formats;
+
+namespace Watermark.Cli;
+
+/// <summary>
+/// The <c>watermark</c> command: builds the verbs and runs one. <see cref="Run"/> is the whole program,
+/// with its output streams injectable so tests run it in-process.
+/// </summary>
+public static class WatermarkCommand
+{
+    /// <summary>Parses <paramref name="args"/>, runs the verb, and returns the exit code (see <see cref="ExitCodes"/>).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        var console = new CliConsole(stdout, stderr);
+        var root = new RootCommand(
+            "Keys, verification, extraction, inspection and attacks for Uchida et al. (2017) " +
+            "watermarks in TorchSharp .dat, safetensors and ONNX model files, without libtorch.")
+        {
+            KeygenVerb.Create(console),
+            VerifyVerb.Create(console),
+            ExtractVerb.Create(console),
+            InspectVerb.Create(console),
+            AttackVerb.Create(console),
+            ConvertVerb.Create(console),
+        };
+
+        var parsed = root.Parse(args);
+        if (parsed.Action is ParseErrorAction)
+        {
+            var names = new List<string>();
+            for (var result = parsed.CommandResult; result is not null; result = result.Parent as CommandResult)
+            {
+                names.Insert(0, result.Command is RootCommand ? "watermark" : result.Command.Name);
+            }
+
+            var command = string.Join(' ', names);
+            foreach (var error in parsed.Errors)
+            {
+                stderr.WriteLine($"watermark: error: {error.Message}");
+            }
+
+            var verbs = parsed.CommandResult.Command.Subcommands.Select(c => c.Name).ToList();
+            if (verbs.Count > 0)
+            {
+                var typo = parsed.UnmatchedTokens.Count > 0 ? parsed.UnmatchedTokens[0] : null;
+                var closest = typo is null ? null : verbs.MinBy(v => EditDistance(v, typo));
+                if (closest is not null && EditDistance(closest, typo!) <= 2)
+                {
+                    stderr.WriteLine($"Did you mean '{command} {closest}'?");
+                }
+
+                stderr.WriteLine($"Commands of '{command}': {string.Join(", ", verbs)}.");
+            }
+
+            stderr.WriteLine($"Run '{command} --help' for usage.");
+            return ExitCodes.Unusable;
+        }
+
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+    }
+
+    // Levenshtein distance, for "did you mean" on a mistyped verb.
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+
+    /// <summary>Runs a verb's body, turning every expected failure into one line on stderr and exit code 2.</summary>
+    internal static void SetGuardedAction(this Command command, CliConsole console, Func<ParseResult, int> action) =>
+        command.SetAction(parsed =>
+        {
+            try
+            {
+                return action(parsed);
+            }
+            catch (WatermarkException e)
+            {
+                return console.Fail(e.Message);
+            }
+            catch (ArgumentException e)
+            {
+                // The library's argument checks read as sentences; the "(Parameter 'x')" suffix is for programmers.
+                return console.Fail(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", string.Empty, StringComparison.Ordinal));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return console.Fail(e.Message);
+            }
+        });
+
+    /// <summary>The <c>--model FILE</c> option.</summary>
+    internal static Option<string> ModelOption(string description) => new("--model", "-m")
+    {
+        Description = description,
+        HelpName = "FILE",
+        Required = true,
+    };
+
+    /// <summary>The <c>--format</c> option that overrides detection.</summary>
+    internal static Option<string?> FormatOption()
+    {
+        var option = new Option<string?>("--format")
+        {
+            Description = "The model file's format when neither its header nor its extension tells (.dat/.bin, .safetensors, .onnx).",
+            HelpName = "dat|safetensors|onnx",
+        };
+        option.AcceptOnlyFromAmong("dat", "safetensors", "onnx");
+        return option;
+    }
+
+    /// <summary>The format named by <c>--format</c>, or null to detect it.</summary>
+    internal static ModelFormat? ParseFormat(string? name) => name switch
+    {
+        null => null,
+        "dat" => ModelFormat.TorchSharpDat,
+        "safetensors" => ModelFormat.Safetensors,
+        "onnx" => ModelFormat.Onnx,
+        _ => throw new UsageException($"--format '{name}' is not one of dat, safetensors, onnx."),
+    };
+
+    /// <summary>Opens the model named by the verb's options.</summary>
+    internal static ModelFile OpenModel(ParseResult parsed, Option<string> model, Option<string?> format) =>
+        ModelFile.Open(parsed.GetValue(model)!, ParseFormat(parsed.GetValue(format)));
+
+    /// <summary>The host tensor of a slot, checked to be a real tensor of the key's shape.</summary>
+    internal static float[] ReadHost(ModelFile model, WatermarkKey slot, out TensorEntry entry)
+    {
+        entry = model.Find(slot.Parameter);
+        if (!entry.Shape.SequenceEqual(slot.Shape))
+        {
+            throw new WatermarkException($"Slot '{slot.Parameter}': the key was made for a weight of shape {Capacity.ShapeText(slot.Shape)} but '{model.Source}' holds {Capacity.ShapeText(entry.Shape)}; check that the key file belongs to this model.");
+        }
+
+        return model.ReadFloat32(entry);
+    }
+}
+
+/// <summary>The output streams of one run.</summary>
+internal sealed class CliConsole(TextWriter stdout, TextWriter stderr)
+{
+    public TextWriter Out { get; } = stdout;
+
+    public TextWriter Error { get; } = stderr;
+
+    /// <summary>Writes the one-line reason and returns exit code 2.</summary>
+    public int Fail(string reason)
+    {
+        Error.WriteLine($"watermark: error: {reason.ReplaceLineEndings(" ")}");
+        return ExitCodes.Unusable;
+    }
+}

@@ -1,0 +1,275 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+
+namespace Watermark.Formats;
+
+/// <summary>
+/// The index of a model file (names, shapes, element types and where the values lie), read in
+/// managed code without libtorch. Opening reads only the headers; values are read on demand, one
+/// tensor at a time. Every malformed input ends in a <see cref="ModelFormatException"/>.
+/// </summary>
+public sealed class ModelFile
+{
+    private readonly Func<Stream> open;
+
+    private ModelFile(string source, ModelFormat format, ImmutableArray<TensorEntry> tensors, Func<Stream> open)
+    {
+        Source = source;
+        Format = format;
+        Tensors = tensors;
+        this.open = open;
+    }
+
+    /// <summary>The path (or name) of the file, as errors print it.</summary>
+    public string Source { get; }
+
+    /// <summary>The file's format.</summary>
+    public ModelFormat Format { get; }
+
+    /// <summary>The tensors in file order.</summary>
+    public ImmutableArray<TensorEntry> Tensors { get; }
+
+    /// <summary>The format's name for messages, e.g. <c>TorchSharp .dat</c>.</summary>
+    public static string FormatName(ModelFormat format) => format switch
+    {
+        ModelFormat.TorchSharpDat => "TorchSharp .dat",
+        ModelFormat.Safetensors => "safetensors",
+        _ => "ONNX",
+    };
+
+    /// <summary>
+    /// The format of a file: safetensors is recognised by its header; otherwise the extension decides
+    /// (<c>.dat</c>/<c>.bin</c>: TorchSharp, <c>.onnx</c>: ONNX, <c>.safetensors</c>). Null when neither tells.
+    /// </summary>
+    public static ModelFormat? Detect(string path, ReadOnlySpan<byte> start, long length)
+    {
+        if (Safetensors.LooksLike(start, length))
+        {
+            return ModelFormat.Safetensors;
+        }
+
+        return FormatFromExtension(path);
+    }
+
+    /// <summary>The format an extension names, or null.</summary>
+    public static ModelFormat? FormatFromExtension(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".dat" or ".bin" => ModelFormat.TorchSharpDat,
+        ".safetensors" => ModelFormat.Safetensors,
+        ".onnx" => ModelFormat.Onnx,
+        _ => null,
+    };
+
+    /// <summary>Opens a model file; <paramref name="format"/> overrides detection.</summary>
+    public static ModelFile Open(string path, ModelFormat? format = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                throw new ModelFormatException(path, "is a folder; give the model file itself.");
+            }
+
+            if (!File.Exists(path))
+            {
+                throw new ModelFormatException(path, "not found; check the path.");
+            }
+
+            using var stream = OpenRead(path);
+            return Read(stream, path, format, () => OpenRead(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException(path, $"cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>Reads a model held in memory (tests, fuzzing); <paramref name="source"/> names it in errors.</summary>
+    public static ModelFile Read(byte[] content, string source, ModelFormat? format = null)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        using var stream = new MemoryStream(content, writable: false);
+        return Read(stream, source, format, () => new MemoryStream(content, writable: false));
+    }
+
+    private static ModelFile Read(Stream stream, string source, ModelFormat? format, Func<Stream> open)
+    {
+        var cursor = new FileCursor(stream, source);
+        if (format is null)
+        {
+            Span<byte> start = stackalloc byte[9];
+            var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+            stream.Position = 0;
+            format = Detect(source, start[..read], cursor.Length)
+                ?? throw cursor.Error("unknown format: it is not safetensors and its extension is not .dat, .bin, .safetensors or .onnx; rename it or pass --format dat|safetensors|onnx.");
+        }
+
+        if (cursor.Length == 0)
+        {
+            throw cursor.Error($"is empty (0 bytes); it cannot be a {FormatName(format.Value)} model.");
+        }
+
+        var entries = format switch
+        {
+            ModelFormat.TorchSharpDat => TorchSharpDat.ReadIndex(cursor),
+            ModelFormat.Safetensors => Safetensors.ReadIndex(cursor),
+            _ => Onnx.ReadIndex(cursor),
+        };
+        return new ModelFile(source, format.Value, [.. entries], open);
+    }
+
+    private static FileStream OpenRead(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 4096, FileOptions.RandomAccess);
+
+    /// <summary>The tensor named <paramref name="name"/>; the error lists the tensors that could be meant.</summary>
+    public TensorEntry Find(string name)
+    {
+        foreach (var entry in Tensors)
+        {
+            if (entry.Name == name)
+            {
+                return entry;
+            }
+        }
+
+        var candidates = Tensors.Where(t => t.Shape.Length >= 2 && t.DType.IsReal()).Select(t => t.Name).Take(12).ToList();
+        var hint = candidates.Count == 0 ? "it holds no weight tensors" : $"its weights include {string.Join(", ", candidates)}";
+        throw new ModelFormatException(Source, $"has no tensor named '{name}'; {hint}. Run 'watermark inspect --model {Source}' to list them, and check that the key file belongs to this model.");
+    }
+
+    /// <summary>The values of a float16/bfloat16/float32/float64 tensor as row-major float32.</summary>
+    public float[] ReadFloat32(TensorEntry entry)
+    {
+        var bytes = ReadBytes(entry);
+        if (!entry.DType.IsReal())
+        {
+            throw new ModelFormatException(Source, $"tensor '{entry.Name}' is {entry.DTypeName}; a watermark host weight is float32, float16, bfloat16 or float64.");
+        }
+
+        if (entry.ElementCount > Array.MaxLength)
+        {
+            throw new ModelFormatException(Source, $"tensor '{entry.Name}' has {entry.ElementCount} elements, more than one array holds.");
+        }
+
+        var values = new float[entry.ElementCount];
+        TensorDTypes.ToSingle(entry.DType, bytes, values);
+        return values;
+    }
+
+    /// <summary>The stored little-endian values of a tensor.</summary>
+    public byte[] ReadBytes(TensorEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (!entry.Contiguous)
+        {
+            throw new ModelFormatException(Source, $"tensor '{entry.Name}' ({entry.DTypeName}) stores its values in an ONNX field this reader does not decode (it reads raw_data, float_data of float32 and double_data of float64); re-export the model with raw_data.");
+        }
+
+        if (entry.DataLength > Array.MaxLength)
+        {
+            throw new ModelFormatException(Source, $"tensor '{entry.Name}' is {entry.DataLength} bytes, more than one array holds.");
+        }
+
+        try
+        {
+            using var stream = open();
+            var cursor = new FileCursor(stream, Source);
+            cursor.Seek(entry.DataOffset);
+            return cursor.ReadBytes(entry.DataLength, $"the values of '{entry.Name}'");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException(Source, $"cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>Every tensor with its values, e.g. to write the model in another format.</summary>
+    public IReadOnlyList<StoredTensor> ReadAll() =>
+        [.. Tensors.Select(t => new StoredTensor(t.Name, t.Shape, t.DType, ReadBytes(t)))];
+
+    /// <summary>
+    /// Writes a copy of this file, byte for byte, with one real tensor's values replaced (kept in its
+    /// element type): everything else — other tensors, graph, metadata — stays as it was. Atomic.
+    /// </summary>
+    public void WriteWithReplaced(string path, TensorEntry entry, ReadOnlySpan<float> values) =>
+        WriteWithReplaced(path, [(entry, values.ToArray())]);
+
+    /// <summary>As <see cref="WriteWithReplaced(string, TensorEntry, ReadOnlySpan{float})"/> for several tensors at once.</summary>
+    public void WriteWithReplaced(string path, IReadOnlyList<(TensorEntry Entry, float[] Values)> replacements)
+    {
+        ArgumentNullException.ThrowIfNull(replacements);
+        var patches = new List<(long Offset, byte[] Bytes)>();
+        foreach (var (entry, values) in replacements)
+        {
+            ArgumentNullException.ThrowIfNull(entry);
+            ArgumentNullException.ThrowIfNull(values);
+            if (!entry.DType.IsReal() || !entry.Contiguous || values.Length != entry.ElementCount)
+            {
+                throw new ArgumentException($"Tensor '{entry.Name}' ({entry.DTypeName}, {entry.ElementCount} elements) cannot take {values.Length} float32 values.", nameof(replacements));
+            }
+
+            var bytes = new byte[entry.DataLength];
+            TensorDTypes.FromSingle(entry.DType, values, bytes);
+            patches.Add((entry.DataOffset, bytes));
+        }
+
+        AtomicFile.Write(path, output =>
+        {
+            using (var input = open())
+            {
+                input.CopyTo(output);
+            }
+
+            foreach (var (offset, bytes) in patches)
+            {
+                output.Seek(offset, SeekOrigin.Begin);
+                output.Write(bytes);
+            }
+        });
+    }
+
+    /// <summary>Writes tensors as a new model file of the given format, atomically.</summary>
+    public static void Write(string path, ModelFormat format, IReadOnlyList<StoredTensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var duplicate = tensors.GroupBy(t => t.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Tensor '{duplicate.Key}' appears twice.", nameof(tensors));
+        }
+
+        foreach (var tensor in tensors)
+        {
+            long count = 1;
+            foreach (var d in tensor.Shape)
+            {
+                count *= d;
+            }
+
+            if (tensor.DType == TensorDType.Unsupported || tensor.Data.Length != count * tensor.DType.Size())
+            {
+                throw new ArgumentException($"Tensor '{tensor.Name}' ({tensor.DType.DisplayName()}, shape {Capacity.ShapeText(tensor.Shape)}) has {tensor.Data.Length} bytes of values; it cannot be written.", nameof(tensors));
+            }
+        }
+
+        AtomicFile.Write(path, stream =>
+        {
+            switch (format)
+            {
+                case ModelFormat.TorchSharpDat:
+                    TorchSharpDat.Write(stream, tensors);
+                    break;
+                case ModelFormat.Safetensors:
+                    Safetensors.Write(stream, tensors);
+                    break;
+                default:
+                    Onnx.Write(stream, tensors);
+                    break;
+            }
+        });
+    }
+}

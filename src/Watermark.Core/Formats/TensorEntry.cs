@@ -1,0 +1,46 @@
+using System.Collections.Immutable;
+
+namespace Watermark.Formats;
+
+/// <summary>One tensor of a model file: its name, shape and element type, and where its values lie.</summary>
+public sealed class TensorEntry
+{
+    internal TensorEntry(string name, ImmutableArray<long> shape, TensorDType dtype, string dtypeName, long elementCount, long dataOffset, long dataLength, bool contiguous)
+    {
+        Name = name;
+        Shape = shape;
+        DType = dtype;
+        DTypeName = dtypeName;
+        ElementCount = elementCount;
+        DataOffset = dataOffset;
+        DataLength = dataLength;
+        Contiguous = contiguous;
+    }
+
+    /// <summary>The state_dict name, e.g. <c>conv2.weight</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>The shape (empty for a scalar).</summary>
+    public ImmutableArray<long> Shape { get; }
+
+    /// <summary>The element type.</summary>
+    public TensorDType DType { get; }
+
+    /// <summary>The element type as printed: torch's name, or the file's own name for an unsupported type.</summary>
+    public string DTypeName { get; }
+
+    /// <summary>The number of elements (the product of the shape).</summary>
+    public long ElementCount { get; }
+
+    /// <summary>Where the values start in the file.</summary>
+    internal long DataOffset { get; }
+
+    /// <summary>How many bytes the values take in the file.</summary>
+    internal long DataLength { get; }
+
+    /// <summary>Whether the values are stored as plain little-endian elements (not ONNX varints).</summary>
+    internal bool Contiguous { get; }
+
+    /// <summary>The entry as <c>name [a, b] dtype</c>.</summary>
+    public override string ToString() => $"{Name} {Capacity.ShapeText(Shape)} {DTypeName}";
+}

@@ -1,0 +1,162 @@
+using System;
+using System.IO;
+using System.Linq;
+using Watermark.Attacks;
+using Watermark.Formats;
+using Xunit;
+
+namespace Watermark.Cli.Tests;
+
+public class AttackMathTests
+{
+    [Fact]
+    public void AscendingPruningZeroesTheSmallestMagnitudes()
+    {
+        float[] w = [5, -1, 3, -2, 4, 0.5f];
+        Assert.Equal(3, Pruning.Prune(w, 0.5, PruningOrder.Ascending));
+        Assert.Equal([5f, 0, 3, 0, 4, 0], w);
+    }
+
+    [Fact]
+    public void DescendingPruningZeroesTheLargestMagnitudes()
+    {
+        float[] w = [5, -1, 3, -2, 4, 0.5f];
+        Assert.Equal(2, Pruning.Prune(w, 1.0 / 3, PruningOrder.Descending));
+        Assert.Equal([0f, -1, 3, -2, 0, 0.5f], w);
+    }
+
+    [Fact]
+    public void RandomPruningIsReproducibleAndExact()
+    {
+        var a = Enumerable.Range(1, 1000).Select(i => (float)i).ToArray();
+        var b = a.ToArray();
+        Pruning.Prune(a, 0.3, PruningOrder.Random, seed: 7);
+        Pruning.Prune(b, 0.3, PruningOrder.Random, seed: 7);
+        Assert.Equal(a, b);
+        Assert.Equal(300, a.Count(v => v == 0));
+    }
+
+    [Fact]
+    public void PruningRatesOutsideZeroToOneAreRefused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pruning.Prune(new float[4], 1.5, PruningOrder.Ascending));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pruning.Prune(new float[4], double.NaN, PruningOrder.Ascending));
+    }
+
+    [Fact]
+    public void TwoBitQuantizationKeepsThreeLevelsPerTensor()
+    {
+        float[] w = [1, -0.2f, 0.6f, -4, 0.1f, 2.1f];
+        Quantization.Quantize(w, [2, 3], bits: 2, perChannel: false);
+        Assert.Equal([0f, 0, 0, -4, 0, 4], w);
+    }
+
+    [Fact]
+    public void PerChannelQuantizationScalesEachOutputChannel()
+    {
+        float[] w = [1, 0.4f, -0.6f, 100, 40, -60];
+        Quantization.Quantize(w, [2, 3], bits: 2, perChannel: true);
+        Assert.Equal([1f, 0, -1, 100, 0, -100], w);
+    }
+
+    [Fact]
+    public void Int8QuantizationErrorIsAtMostHalfAStep()
+    {
+        var random = new Random(3);
+        var w = Enumerable.Range(0, 4096).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var q = w.ToArray();
+        Quantization.Quantize(q, [64, 64], bits: 8, perChannel: false);
+        var step = w.Max(Math.Abs) / 127;
+        Assert.All(w.Zip(q), p => Assert.True(Math.Abs(p.First - p.Second) <= step / 2 + 1e-6, $"{p.First} → {p.Second}"));
+        Assert.True(q.Distinct().Count() <= 255);
+    }
+
+    [Fact]
+    public void NoiseHasTheRequestedRelativeStandardDeviation()
+    {
+        var random = new Random(4);
+        var w = Enumerable.Range(0, 20000).Select(_ => (float)(random.NextDouble() * 2)).ToArray();
+        var noisy = w.ToArray();
+        var sigma = GaussianNoise.Add(noisy, 0.5, seed: 9);
+        var differences = w.Zip(noisy, (a, b) => (double)(b - a)).ToArray();
+        var std = Math.Sqrt(differences.Select(d => d * d).Average());
+        Assert.InRange(std / sigma, 0.97, 1.03);
+        Assert.InRange(sigma, 0.5 * 0.55, 0.5 * 0.6); // std of U(0, 2) is 2/√12 ≈ 0.577
+        var again = w.ToArray();
+        GaussianNoise.Add(again, 0.5, seed: 9);
+        Assert.Equal(noisy, again);
+    }
+}
+
+[Collection(TrainedModelsGroup.Name)]
+public class AttackCommandTests(TrainedModels models)
+{
+    [Theory]
+    [InlineData("dat")]
+    [InlineData("safetensors")]
+    [InlineData("onnx")]
+    public void PruningWritesTheSameFormatWithOnlyTheHostChanged(string format)
+    {
+        var source = format switch
+        {
+            "dat" => models.MarkedDat,
+            "safetensors" => models.MarkedSafetensors,
+            _ => models.MarkedOnnx,
+        };
+        var path = models.PathOf($"pruned-{Guid.NewGuid():N}.{format}");
+        var run = CliRunner.Run("attack", "prune", "--model", source, "--param", TrainedModels.Host, "--rate", "0.5", "--out", path);
+        Assert.True(run.Code == 0, run.ToString());
+        Assert.Contains("pruned 2304 of 4608 entries", run.Out, StringComparison.Ordinal);
+        var before = ModelFile.Open(source);
+        var after = ModelFile.Open(path);
+        Assert.Equal(before.Format, after.Format);
+        Assert.Equal(new FileInfo(source).Length, new FileInfo(path).Length);
+        foreach (var entry in before.Tensors.Where(t => t.Name != TrainedModels.Host))
+        {
+            Assert.Equal(before.ReadBytes(entry), after.ReadBytes(after.Find(entry.Name)));
+        }
+
+        var host = after.ReadFloat32(after.Find(TrainedModels.Host));
+        Assert.Equal(2304, host.Count(v => v == 0));
+        var kept = models.MarkedHost.Select(Math.Abs).Order().Skip(2304).ToArray();
+        Assert.Equal(kept, host.Where(v => v != 0).Select(Math.Abs).Order().ToArray());
+    }
+
+    [Fact]
+    public void TheMarkSurvivesPruningHalfOfTheHostWeight()
+    {
+        // Uchida et al. Fig. 5: BER stays 0 up to 65% ascending pruning of the host layer.
+        var path = models.PathOf($"pruned-{Guid.NewGuid():N}.dat");
+        Assert.Equal(0, CliRunner.Run("attack", "prune", "--model", models.MarkedDat, "--param", TrainedModels.Host, "--rate", "0.5", "--out", path).Code);
+        var run = CliRunner.Run("verify", "--model", path, "--key", models.OwnerKey);
+        Assert.True(run.Code == ExitCodes.Present, run.ToString());
+    }
+
+    [Fact]
+    public void QuantizeAndNoiseWriteReadableCopies()
+    {
+        var quantized = models.PathOf($"q-{Guid.NewGuid():N}.safetensors");
+        var run = CliRunner.Run("attack", "quantize", "--model", models.MarkedSafetensors, "--param", TrainedModels.Host, "--bits", "4", "--per-channel", "--out", quantized);
+        Assert.True(run.Code == 0, run.ToString());
+        var values = ModelFile.Open(quantized).ReadFloat32(ModelFile.Open(quantized).Find(TrainedModels.Host));
+        Assert.All(values.Chunk(144), channel => Assert.True(channel.Distinct().Count() <= 15));
+
+        var noisy = models.PathOf($"n-{Guid.NewGuid():N}.onnx");
+        run = CliRunner.Run("attack", "noise", "--model", models.MarkedOnnx, "--param", TrainedModels.Host, "--sigma", "0.01", "--seed", "3", "--out", noisy);
+        Assert.True(run.Code == 0, run.ToString());
+        Assert.NotEqual(models.MarkedHost, ModelFile.Open(noisy).ReadFloat32(ModelFile.Open(noisy).Find(TrainedModels.Host)));
+        Assert.Equal(ExitCodes.Present, CliRunner.Run("verify", "--model", noisy, "--key", models.OwnerKey).Code);
+    }
+
+    [Theory]
+    [InlineData("prune", "--rate", "1.5")]
+    [InlineData("quantize", "--bits", "1")]
+    [InlineData("noise", "--sigma", "-1")]
+    public void OutOfRangeAttackSettingsAreUnusable(string attack, string option, string value)
+    {
+        var run = CliRunner.Run("attack", attack, "--model", models.MarkedDat, "--param", TrainedModels.Host, option, value, "--out", models.PathOf("never.dat"));
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        Assert.Contains(option, run.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(models.PathOf("never.dat")));
+    }
+}
