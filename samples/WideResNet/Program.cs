@@ -1,22 +1,31 @@
 using System;
 using WideResNet;
+using WideResNet.Experiments;
 
-// The WideResNet sample: every experiment of Uchida et al. (2017) as a command.
-// Until the training issue lands, `demo` runs the method's core on a real TorchSharp layer.
+// The WideResNet sample: the paper's experiments as commands.
 var verb = args.Length > 0 ? args[0] : "help";
 switch (verb)
 {
     case "demo":
-        return CoreDemo.Run(args[1..]);
-    case var name when Array.IndexOf(WideResNet.Experiments.Experiment.Names, name) >= 0:
-        return WideResNet.Experiments.Experiment.Run(name, args[1..]);
+        return Demo.Run(args[1..]);
+    case var name when Array.IndexOf(Experiment.Names, name) >= 0:
+        return Experiment.Run(name, args[1..]);
     case "speed":
         return Speed.Run(args[1..]);
     case "help" or "--help" or "-h":
-        Console.WriteLine("usage: dotnet run --project samples/WideResNet -c Release -- demo [--out DIR]");
+        Console.WriteLine("usage: dotnet run --project samples/WideResNet -c Release -- <command> [options]");
         Console.WriteLine();
-        Console.WriteLine("  demo   embed a 256-bit watermark into Conv2d(64, 64, 3) by its embedding loss alone,");
-        Console.WriteLine("         save the key file, and verify the layer with it and with a stranger's key.");
+        Console.WriteLine("commands:");
+        Console.WriteLine("  demo [--out DIR]    train WRN-10-2 with and without a 256-bit mark on the committed CIFAR-10 subset,");
+        Console.WriteLine("                      verify it, prune the host layer by 65% and verify again (offline, ~3 min)");
+        Console.WriteLine("  table4              train-to-embed: not embedded (2 seeds) / direct / diff / random key (Fig. 1-3)");
+        Console.WriteLine("  table5a             fine-tune-to-embed CIFAR-10 -> CIFAR-10 (Fig. 4)");
+        Console.WriteLine("  table5b             fine-tune-to-embed Caltech-101 -> CIFAR-10, new classifier (Fig. 4)");
+        Console.WriteLine("  table5c             distill-to-embed: soft targets of the trained network, no labels");
+        Console.WriteLine("  table7              embedding without training (Eq. 6), lambda = 0, 1, 10, 100");
+        Console.WriteLine("  speed [D K STEPS]   time WRN-D-K training steps at batch 64 (default 10 4 10)");
+        Console.WriteLine();
+        Console.WriteLine(Settings.Usage);
         return 0;
     default:
         Console.Error.WriteLine($"error: unknown command '{verb}'. Run with --help for the commands.");

@@ -1,19 +1,22 @@
 using System;
 using System.Linq;
 using TorchSharp.Modules;
+using Watermark;
 using static TorchSharp.torch;
 
 namespace WideResNet.Model;
 
 /// <summary>
-/// Pre-activation residual block (BN-ReLU-conv, twice). The watermark goes into <c>conv2</c>, the
-/// block's second conv (Uchida et al. §4.1). The shortcut is a 1×1 conv when the shape changes.
+/// Pre-activation residual block (BN-ReLU-conv, twice). <c>conv2</c>, the block's second conv, is a
+/// watermark slot (Uchida et al. §4.1): every block of every group has one, and the key file decides
+/// which of them (e.g. <c>g2.block0.conv2</c>) carries a mark. The shortcut is a 1×1 conv when the shape changes.
 /// </summary>
-public sealed class Block : nn.Module<Tensor, Tensor>
+public sealed partial class Block : nn.Module<Tensor, Tensor>
 {
     private readonly BatchNorm2d bn1;
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn2;
+    [Watermark(Bits = 256, Key = KeyKind.Random)]
     private readonly Conv2d conv2;
     private readonly Conv2d? shortcut;
 
