@@ -44,11 +44,16 @@ if [ "$aot" -eq 1 ]; then
   measure "watermark (NativeAOT)" "$work/aot/watermark" "${args[@]}"
 fi
 
-if python3 -c 'import torch' 2>/dev/null; then
+# The first Python that imports torch: $PYTHON, python3 on PATH, then Debian's (apt-get install python3-torch).
+py=""
+for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
+  if "$candidate" -c 'import torch' 2>/dev/null; then py=$candidate; break; fi
+done
+if [ -n "$py" ]; then
   "${cli[@]}" convert --model "$work/wrn.dat" --out "$work/wrn.safetensors" >/dev/null
-  python3 bench/verify_pytorch.py prepare "$work/wrn.safetensors" "$work/wrn.pt"
+  "$py" bench/verify_pytorch.py prepare "$work/wrn.safetensors" "$work/wrn.pt"
   # The Python check prints its bits and exits 0; wrap it so measure's exit-code check reads "absent".
-  measure "PyTorch (load, filter mean, Xw)" bash -c 'python3 bench/verify_pytorch.py verify "$1" g2.block0.conv2.weight 256 >/dev/null && exit 1' _ "$work/wrn.pt"
+  measure "PyTorch $("$py" -c 'import torch; print(torch.__version__)') (load, filter mean, Xw)" bash -c '"$1" bench/verify_pytorch.py verify "$2" g2.block0.conv2.weight 256 >/dev/null && exit 1' _ "$py" "$work/wrn.pt"
 else
-  echo "PyTorch side skipped: python3 cannot import torch (e.g. pip install torch --index-url <cpu wheels>), then run again."
+  echo "PyTorch side skipped: no python3 here imports torch (on Debian: apt-get install python3-torch), then run again."
 fi
