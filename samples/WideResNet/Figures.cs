@@ -93,6 +93,27 @@ internal static class Figures
         Save(plot, path);
     }
 
+    /// <summary>Fig. 5 style: one line per series against a shared x.</summary>
+    internal static void Lines(string path, string title, string xLabel, string yLabel, IEnumerable<(string Label, double[] X, double[] Y)> series)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var i = 0;
+        foreach (var (label, x, y) in series)
+        {
+            var line = plot.Add.Scatter(x, y);
+            line.LegendText = label;
+            line.Color = palette.GetColor(i++);
+            line.LineWidth = 2;
+        }
+
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.ShowLegend(Alignment.UpperLeft);
+        Save(plot, path);
+    }
+
     private static void Save(Plot plot, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);

@@ -67,6 +67,9 @@ public class PValueTests
         Assert.Equal("9.17e-2467", p.ToString()); // …but exact in log space: 2^−8192 = 9.17e−2467
         Assert.Equal("8.64e-78", PValue.BinomialUpperTail(256, 256).ToString());
         Assert.Equal("0.525", PValue.BinomialUpperTail(256, 128).ToString());
+        Assert.Equal("0.001", PValue.FromNaturalLog(Math.Log(0.001)).ToString());
+        Assert.Equal("9.99e-4", PValue.FromNaturalLog(Math.Log(0.000999)).ToString()); // never "0"
+        Assert.Equal("2.63e-4", PValue.FromNaturalLog(Math.Log(2.634e-4)).ToString());
     }
 
     [Fact]

@@ -13,7 +13,7 @@ namespace WideResNet.Experiments;
 /// <summary>The paper's tables as commands. Each writes results/&lt;name&gt;.json, .md and its figures.</summary>
 internal static class Experiment
 {
-    public static readonly string[] Names = ["table4", "table5a", "table5b", "table5c", "table7"];
+    public static readonly string[] Names = ["table4", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms"];
 
     public static int Run(string name, string[] args)
     {
@@ -41,6 +41,11 @@ internal static class Experiment
                 "table5b" => Table5b(runner, command),
                 "table5c" => Table5c(runner, command),
                 "table7" => Table7(runner, command),
+                "table6" => Robustness.Table6(runner, command),
+                "table8" => Robustness.Table8(runner, command),
+                "pruning" => Robustness.Pruning(runner, command),
+                "overwrite" => Robustness.Overwrite(runner, command),
+                "transforms" => Robustness.Transforms(runner, command),
                 _ => throw new ArgumentException($"unknown experiment {name}"),
             };
             Report.Write(runner, result);
@@ -96,8 +101,8 @@ internal static class Experiment
         var s = runner.Settings.Seed;
         var first = runner.Get(None(s));
         var key = runner.KeyFor(Marked(s, KeyKind.Random));
-        var second = runner.Get(new RunSpec($"cifar-none-s{s}-ft-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name));
-        var embedded = runner.Get(new RunSpec($"cifar-none-s{s}-ft-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name));
+        var second = runner.Get(new RunSpec($"cifar-none-s{s}-ft-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name, KeySeed: s));
+        var embedded = runner.Get(new RunSpec($"cifar-none-s{s}-ft-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name, KeySeed: s));
         var rows = new List<Row>
         {
             Report.RowOf("not embedded, 1st", Measure(runner, first, key), 8.04),
@@ -114,8 +119,8 @@ internal static class Experiment
         var s = runner.Settings.Seed;
         var first = runner.Get(new RunSpec($"caltech-none-s{s}", s, "caltech101", Embed: false));
         var key = runner.KeyFor(Marked(s, KeyKind.Random));
-        var second = runner.Get(new RunSpec($"caltech-none-s{s}-ft-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name, NewHead: true));
-        var embedded = runner.Get(new RunSpec($"caltech-none-s{s}-ft-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name, NewHead: true));
+        var second = runner.Get(new RunSpec($"caltech-none-s{s}-ft-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name, NewHead: true, KeySeed: s));
+        var embedded = runner.Get(new RunSpec($"caltech-none-s{s}-ft-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name, NewHead: true, KeySeed: s));
         var rows = new List<Row>
         {
             Report.RowOf("not embedded, 2nd", Measure(runner, second, key), 7.93),
@@ -132,8 +137,8 @@ internal static class Experiment
         var s = runner.Settings.Seed;
         var first = runner.Get(None(s));
         var key = runner.KeyFor(Marked(s, KeyKind.Random));
-        var second = runner.Get(new RunSpec($"cifar-none-s{s}-distill-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name, Teacher: first.Spec.Name));
-        var embedded = runner.Get(new RunSpec($"cifar-none-s{s}-distill-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name, Teacher: first.Spec.Name));
+        var second = runner.Get(new RunSpec($"cifar-none-s{s}-distill-none", s + 10, "cifar10", Embed: false, StartFrom: first.Spec.Name, Teacher: first.Spec.Name, KeySeed: s));
+        var embedded = runner.Get(new RunSpec($"cifar-none-s{s}-distill-random", s + 10, "cifar10", Embed: true, KeyKind.Random, StartFrom: first.Spec.Name, Teacher: first.Spec.Name, KeySeed: s));
         var rows = new List<Row>
         {
             Report.RowOf("not embedded, 1st", Measure(runner, first, key), 8.04),

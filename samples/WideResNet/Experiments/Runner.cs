@@ -26,7 +26,8 @@ namespace WideResNet.Experiments;
 /// <param name="StartFrom">A finished run whose weights initialise this one (fine-tuning), or null.</param>
 /// <param name="NewHead">Start from <paramref name="StartFrom"/> but with a fresh classifier (other domain).</param>
 /// <param name="Teacher">A finished run whose soft predictions replace the labels (distillation), or null.</param>
-internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null);
+/// <param name="KeySeed">Seed the key is derived from (default: <paramref name="Seed"/>); runs that share it share the key.</param>
+internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null);
 
 /// <summary>What a run produced; stored as run.json beside model.dat.</summary>
 internal sealed record RunResult(
@@ -65,7 +66,7 @@ internal sealed class Runner(Settings settings)
             "caltech101" => caltech ??= Datasets.Caltech101(settings.Data),
             _ => throw new ArgumentException($"unknown dataset {dataset}"),
         };
-        return settings.Limit is { } n ? (data.Train.Take(n), data.Test) : data;
+        return settings.Limit is { } n ? (data.Train.Take(n), data.Test.Take(n)) : data;
     }
 
     public ImageDataset CifarTest => Data("cifar10").Test;
@@ -78,7 +79,7 @@ internal sealed class Runner(Settings settings)
     public WatermarkKey KeyFor(RunSpec spec)
     {
         var width = settings.Preset.Widen * 16 * (1 << (spec.Group - 2));
-        var seed = SHA256.HashData(Encoding.UTF8.GetBytes($"wrn-experiment-key|{spec.Seed}|{spec.Kind}|{spec.Group}|{spec.Bits}"));
+        var seed = SHA256.HashData(Encoding.UTF8.GetBytes($"wrn-experiment-key|{spec.KeySeed ?? spec.Seed}|{spec.Kind}|{spec.Group}|{spec.Bits}"));
         return WatermarkKey.Create(Model.WideResNet.HostParameter(spec.Group), [width, width, 3, 3], spec.Bits, spec.Kind, Message.AllOnes, spec.Strength, Whitening.None, allowOverCapacity: true, SecretSeed.FromBytes(seed));
     }
 

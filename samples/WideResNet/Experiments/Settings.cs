@@ -15,7 +15,7 @@ internal sealed record Settings(Preset Preset, string? Data, string Out, ulong S
           --out DIR            results folder (default: samples/WideResNet/results); runs are cached in DIR/runs
           --seed N             seed of the first run (default 1); a seed fixes a run
           --epochs N           shorten every training to N epochs (milestones scale with it)
-          --limit N            train on the first N training images only (smoke tests)
+          --limit N            use only the first N training and N test images (smoke tests)
           --threads N          torch CPU threads (default: all cores)
         """;
 

@@ -132,7 +132,7 @@ public readonly struct PValue : IComparable<PValue>, IEquatable<PValue>
         }
 
         var value = Value;
-        if (value >= 1e-4)
+        if (value >= 1e-3)
         {
             return value.ToString("0.###", CultureInfo.InvariantCulture);
         }

@@ -1,0 +1,207 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using TorchSharp;
+using TorchSharp.Modules;
+using Watermark;
+using Watermark.Attacks;
+using Watermark.Data;
+using Watermark.Training;
+using static TorchSharp.torch;
+
+namespace WideResNet.Experiments;
+
+/// <summary>The paper's §4.3 and §5.1 (pruning, fine-tuning, overwriting, capacity) and the attacks beyond it.</summary>
+internal static class Robustness
+{
+    private static RunSpec Marked(ulong seed, int group = 2, int bits = 256) =>
+        new(group == 2 && bits == 256 ? $"cifar-random-s{seed}" : $"cifar-random-g{group}-t{bits}-s{seed}", seed, "cifar10", Embed: true, KeyKind.Random, group, bits);
+
+    private static (double EmbeddingLoss, SlotVerification Slot) Measure(nn.Module model, WatermarkKey key)
+    {
+        var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+        using var noGrad = no_grad();
+        return (EmbeddingLoss.Compute(host, key).ToDouble(), key.Extract(host));
+    }
+
+    private static Row RowOf(string setting, string run, double testError, double? paper, (double EmbeddingLoss, SlotVerification Slot) m, double minutes) =>
+        new(setting, run, testError, paper, m.EmbeddingLoss, m.Slot.BitErrorRate, m.Slot.PValue.ToString(), minutes);
+
+    // Fig. 5 and 6: E_R, BER (and test error for magnitude pruning) against the pruning rate of the host layer.
+    public static ExperimentResult Pruning(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var marked = runner.Get(Marked(s));
+        var key = runner.KeyFor(marked.Spec);
+        var test = new BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
+        var rates = Enumerable.Range(0, 21).Select(i => i * 0.05).ToArray();
+        var rows = new List<Row>();
+        var series = new List<(string, double[] Er, double[] Ber)>();
+        var histograms = new List<(string, IReadOnlyList<double>)>();
+        foreach (var order in new[] { PruningOrder.Ascending, PruningOrder.Descending, PruningOrder.Random })
+        {
+            var er = new double[rates.Length];
+            var ber = new double[rates.Length];
+            for (var i = 0; i < rates.Length; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                using var model = runner.Load(marked.Spec.Name);
+                var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+                host.Prune(rates[i], order, seed: 1);
+                var m = Measure(model, key);
+                er[i] = m.EmbeddingLoss;
+                ber[i] = m.Slot.BitErrorRate;
+                var evaluate = order == PruningOrder.Ascending;
+                var error = evaluate ? Trainer.Evaluate(model, test) : double.NaN;
+                rows.Add(RowOf($"{order.ToString().ToLowerInvariant()} {100 * rates[i]:0}%", marked.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
+                if (evaluate && (int)Math.Round(rates[i] * 100) is 0 or 50 or 65 or 80 or 95)
+                {
+                    histograms.Add(($"{100 * rates[i]:0}% pruned", m.Slot.Projection));
+                }
+
+                Console.WriteLine($"{order} {100 * rates[i]:0}%: E_R {m.EmbeddingLoss:F3}, BER {m.Slot.BitErrorRate:F3}{(evaluate ? $", test error {100 * error:F2}%" : string.Empty)}");
+            }
+
+            series.Add((order.ToString().ToLowerInvariant(), er, ber));
+        }
+
+        var percent = rates.Select(r => 100 * r).ToArray();
+        var folder = runner.Settings.Out;
+        Figures.Lines(Path.Combine(folder, "pruning-fig5-embedding-loss.png"), "Fig. 5: E_R after pruning conv2", "pruned (%)", "E_R", series.Select(x => (x.Item1, percent, x.Er)));
+        Figures.Lines(Path.Combine(folder, "pruning-fig5-ber.png"), "Fig. 5: BER after pruning conv2", "pruned (%)", "bit error rate", series.Select(x => (x.Item1, percent, x.Ber)));
+        Figures.ProjectionHistograms(Path.Combine(folder, "pruning-fig6-histograms.png"), "Fig. 6: y = σ(Xw) after magnitude pruning", histograms);
+        var ascending = series[0].Ber;
+        var lastZero = Enumerable.Range(0, rates.Length).TakeWhile(i => ascending[i] == 0).LastOrDefault(-1);
+        var notes = new List<string>
+        {
+            $"Magnitude (ascending) pruning keeps BER 0 up to {(lastZero < 0 ? "no rate" : $"{100 * rates[lastZero]:0}%")} (paper: 65%, still 0 at 80%); BER at 65%: {ascending[13]:0.000}, at 80%: {ascending[16]:0.000}.",
+            "Test error is evaluated for magnitude pruning only; the other orders report E_R and BER as the paper's Fig. 5 does.",
+        };
+        return new ExperimentResult("pruning", "Fig. 5 and 6: pruning the host layer", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked], ["pruning-fig5-embedding-loss.png", "pruning-fig5-ber.png", "pruning-fig6-histograms.png"], notes);
+    }
+
+    // Beyond the paper: quantization, Gaussian noise, and the function-preserving permutation and rescaling.
+    public static ExperimentResult Transforms(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var marked = runner.Get(Marked(s));
+        var key = runner.KeyFor(marked.Spec);
+        var test = new BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
+        var rows = new List<Row>();
+        void Try(string setting, Action<Model.WideResNet> attack)
+        {
+            var clock = Stopwatch.StartNew();
+            using var model = runner.Load(marked.Spec.Name);
+            attack(model);
+            var m = Measure(model, key);
+            var error = Trainer.Evaluate(model, test);
+            rows.Add(RowOf(setting, marked.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
+            Console.WriteLine($"{setting}: test error {100 * error:F2}%, BER {m.Slot.BitErrorRate:F3}, p = {m.Slot.PValue}");
+        }
+
+        Parameter Host(Model.WideResNet model) => model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+        Try("none", _ => { });
+        foreach (var bits in new[] { 8, 6, 4, 3, 2 })
+        {
+            Try($"quantize conv2 to {bits} bits, per tensor", m => Host(m).Quantize(bits, perChannel: false));
+            Try($"quantize conv2 to {bits} bits, per channel", m => Host(m).Quantize(bits, perChannel: true));
+        }
+
+        foreach (var sigma in new[] { 0.01, 0.05, 0.1, 0.2, 0.5, 1.0 })
+        {
+            Try($"Gaussian noise σ = {sigma} × std(w)", m => Host(m).AddNoise(sigma, seed: 1));
+        }
+
+        int width;
+        using (var probe = runner.Load(marked.Spec.Name))
+        {
+            width = (int)Host(probe).shape[0];
+        }
+
+        (string, int)[] channels = [("g2.block0.conv1.weight", 0), ("g2.block0.bn2.weight", 0), ("g2.block0.bn2.bias", 0), ("g2.block0.bn2.running_mean", 0), ("g2.block0.bn2.running_var", 0), ("g2.block0.conv2.weight", 1)];
+        Try("permute conv2's filters", m => FunctionPreserving.PermuteChannels(m, [("g2.block0.conv2.weight", 0)], ChannelPermutation.Random(width, 1)));
+        Try("permute conv2's input channels (with conv1, bn2)", m => FunctionPreserving.PermuteChannels(m, channels, ChannelPermutation.Random(width, 1)));
+        var random = new Random(1);
+        var mild = Enumerable.Range(0, width).Select(_ => (float)Math.Exp((random.NextDouble() * 2 - 1) * Math.Log(2))).ToArray();
+        var wild = Enumerable.Range(0, width).Select(_ => (float)Math.Exp((random.NextDouble() * 2 - 1) * Math.Log(20))).ToArray();
+        Try("rescale conv2's input channels by factors in [1/2, 2] (through bn2)", m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", mild));
+        Try("rescale conv2's input channels by factors in [1/20, 20] (through bn2)", m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", wild));
+        var notes = new List<string>
+        {
+            "Permutation and rescaling change the weights but not the network's function (the test error column shows it); the filter mean is invariant to the order of the host's filters only, so a thief who reorders or rescales its input channels removes the mark for free. This is a limit of Uchida et al.'s method, recorded here rather than hidden.",
+        };
+        return new ExperimentResult("transforms", "Beyond the paper: quantization, noise, permutation and rescaling of conv2", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked], [], notes);
+    }
+
+    // Table 8: fine-tuning without the regularizer, lr reset to 0.1 (paper footnote 5).
+    public static ExperimentResult Table8(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var marked = runner.Get(Marked(s));
+        var key = runner.KeyFor(marked.Spec);
+        var same = runner.Get(new RunSpec($"cifar-random-s{s}-ft-attack", s + 20, "cifar10", Embed: false, StartFrom: marked.Spec.Name, KeySeed: s));
+        var caltechMarked = runner.Get(new RunSpec($"caltech-random-s{s}", s, "caltech101", Embed: true, KeyKind.Random));
+        var other = runner.Get(new RunSpec($"caltech-random-s{s}-ft-attack", s + 20, "cifar10", Embed: false, StartFrom: caltechMarked.Spec.Name, NewHead: true, KeySeed: s));
+        var rows = new List<Row>
+        {
+            Report.RowOf("CIFAR-10 → CIFAR-10: before fine-tuning", marked, null),
+            Report.RowOf("CIFAR-10 → CIFAR-10: after (best test error below)", same with { TestError = same.History.Min(h => h.TestError) }, 7.69),
+            Report.RowOf("Caltech-101 → CIFAR-10: before (Caltech test error)", caltechMarked, null),
+            Report.RowOf("Caltech-101 → CIFAR-10: after (best test error below)", other with { TestError = other.History.Min(h => h.TestError) }, 7.88),
+        };
+        var notes = new List<string> { "Paper: BER 0 after fine-tuning in both cases; E_R rises slightly but stays low." };
+        return new ExperimentResult("table8", "Table 8: robustness against fine-tuning (no regularizer, lr reset to 0.1)", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked, same, caltechMarked, other], [], notes);
+    }
+
+    // §5.1: overwriting: a second 256-bit mark with a new key embedded into the same slot by fine-tuning.
+    public static ExperimentResult Overwrite(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var paper = new Dictionary<int, double> { [2] = 0.309, [3] = 0.086, [4] = 0.004 };
+        var rows = new List<Row>();
+        var runs = new List<RunResult>();
+        foreach (var group in new[] { 2, 3, 4 })
+        {
+            var original = runner.Get(Marked(s, group));
+            var key = runner.KeyFor(original.Spec);
+            var attack = runner.Get(new RunSpec($"{original.Spec.Name}-overwrite", s + 30, "cifar10", Embed: true, KeyKind.Random, group, StartFrom: original.Spec.Name, KeySeed: s + 1000));
+            using var model = runner.Load(attack.Spec.Name);
+            var m = Measure(model, key);
+            rows.Add(Report.RowOf($"conv{group}: first mark after training", original, null));
+            rows.Add(RowOf($"conv{group}: first mark after overwriting (paper BER {paper[group]:0.000})", attack.Spec.Name, attack.TestError, null, m, attack.WallSeconds / 60));
+            rows.Add(Report.RowOf($"conv{group}: the overwriting mark", attack, null));
+            runs.AddRange([original, attack]);
+        }
+
+        return new ExperimentResult("overwrite", "§5.1: overwriting a mark with a second 256-bit mark in the same layer", runner.Settings.Preset.Name, runs[0].Network, s, command, DateTimeOffset.UtcNow, rows, runs, [], []);
+    }
+
+    // Table 6: capacity: 256 to 2048 bits in conv2, conv3, conv4 (train-to-embed).
+    public static ExperimentResult Table6(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var paper = new Dictionary<(int, int), double>
+        {
+            [(2, 256)] = 7.97, [(2, 512)] = 8.47, [(2, 1024)] = 8.43, [(2, 2048)] = 8.17,
+            [(3, 256)] = 7.98, [(3, 512)] = 8.22, [(3, 1024)] = 8.12, [(3, 2048)] = 8.93,
+            [(4, 256)] = 7.92, [(4, 512)] = 7.84, [(4, 1024)] = 7.84, [(4, 2048)] = 7.75,
+        };
+        var rows = new List<Row>();
+        var runs = new List<RunResult>();
+        foreach (var group in new[] { 2, 3, 4 })
+        {
+            foreach (var bits in new[] { 256, 512, 1024, 2048 })
+            {
+                var run = runner.Get(Marked(s, group, bits));
+                var m = runner.KeyFor(run.Spec).FilterMeanLength;
+                rows.Add(Report.RowOf($"conv{group}, {bits} bits (M = {m}{(bits >= m ? ", T ≥ M" : string.Empty)})", run, paper[(group, bits)]));
+                runs.Add(run);
+            }
+        }
+
+        var notes = new List<string> { "The paper's M is 576/1152/2304 (WRN-10-4); the cpu preset's WRN-10-2 halves it, so its capacity limit T < M falls at smaller T." };
+        return new ExperimentResult("table6", "Table 6: capacity — test error and E_R for 256 to 2,048 bits in conv2/3/4", runner.Settings.Preset.Name, runs[0].Network, s, command, DateTimeOffset.UtcNow, rows, runs, [], notes);
+    }
+}
