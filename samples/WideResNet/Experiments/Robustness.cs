@@ -78,6 +78,7 @@ internal static class Robustness
         {
             $"Magnitude (ascending) pruning keeps BER 0 up to {(lastZero < 0 ? "no rate" : $"{100 * rates[lastZero]:0}%")} (paper: 65%, still 0 at 80%); BER at 65%: {ascending[13]:0.000}, at 80%: {ascending[16]:0.000}.",
             "Test error is evaluated for magnitude pruning only; the other orders report E_R and BER as the paper's Fig. 5 does.",
+            "At 100% every weight is 0, so Xw = 0 and every bit reads 1 (b̂ = [Xw ≥ 0]) — which is the paper's all-ones message: a BER of 0 there is an artifact of that message. Keys made by the library whiten the message with a key-derived mask, so an all-zero layer reads as coin flips.",
         };
         return new ExperimentResult("pruning", "Fig. 5 and 6: pruning the host layer", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked], ["pruning-fig5-embedding-loss.png", "pruning-fig5-ber.png", "pruning-fig6-histograms.png"], notes);
     }
