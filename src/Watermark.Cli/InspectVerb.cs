@@ -22,7 +22,8 @@ internal static class InspectVerb
         command.SetGuardedAction(console, parsed =>
         {
             var file = WatermarkCommand.OpenModel(parsed, model, format);
-            var parameters = file.Tensors.Sum(t => t.ElementCount);
+            // Saturating: a crafted file may declare counts whose sum overflows.
+            var parameters = file.Tensors.Aggregate(0L, (sum, t) => sum > long.MaxValue - t.ElementCount ? long.MaxValue : sum + t.ElementCount);
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file.Source}: {ModelFile.FormatName(file.Format)}, {file.Tensors.Length} tensors, {parameters} values"));
             if (file.Tensors.IsEmpty)
             {

@@ -199,6 +199,39 @@ public sealed class KeyFileTests : IDisposable
     }
 
     [Fact]
+    public void InvalidUtf8AndAbsurdSizesAreKeyFileErrors()
+    {
+        var path = Saved();
+        var bytes = File.ReadAllBytes(path);
+        var at = Encoding.UTF8.GetString(bytes).IndexOf("ACME", StringComparison.Ordinal);
+        bytes[at] = 0xC3; // a lead byte without its continuation, inside a string
+        File.WriteAllBytes(path, bytes);
+        Assert.Contains("UTF-8", Assert.Throws<KeyFileException>(() => Keyring.Load(path)).Message, StringComparison.Ordinal);
+
+        Assert.Equal("slots[0].bits", LoadBroken(j => Slot(j)["bits"] = 1_000_000_000).Field);
+        Assert.Throws<ArgumentOutOfRangeException>(() => WatermarkKey.Create("w", [2, 1 << 20], 1 << 10, allowOverCapacity: true));
+    }
+
+    [Fact]
+    public void AByteOrderMarkIsAccepted()
+    {
+        var path = Saved();
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. File.ReadAllBytes(path)]);
+        Assert.Equal(3, Keyring.Load(path).Slots.Length);
+    }
+
+    [Fact]
+    public void StoredTextIsTakenAsItIsWithoutNormalisingAgain()
+    {
+        // A key made where normalisation is a no-op (the CLI runs with invariant globalization) stores
+        // "e" + U+0301; reading it back must keep those bytes, or the bits would differ.
+        var path = Saved();
+        File.WriteAllText(path, File.ReadAllText(path).Replace("ACME Corp", "e\u0301", StringComparison.Ordinal));
+        var message = Keyring.Load(path).Slots[0].Message;
+        Assert.Equal(new byte[] { 0x65, 0xCC, 0x81 }, message.Bytes.ToArray());
+    }
+
+    [Fact]
     public void GarbageAndHugeFilesAreRefused()
     {
         var path = PathOf("garbage.json");

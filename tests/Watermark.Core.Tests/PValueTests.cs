@@ -70,6 +70,7 @@ public class PValueTests
         Assert.Equal("0.001", PValue.FromNaturalLog(Math.Log(0.001)).ToString());
         Assert.Equal("9.99e-4", PValue.FromNaturalLog(Math.Log(0.000999)).ToString()); // never "0"
         Assert.Equal("2.63e-4", PValue.FromNaturalLog(Math.Log(2.634e-4)).ToString());
+        Assert.Equal("0.0123", PValue.FromNaturalLog(Math.Log(0.01234)).ToString());
     }
 
     [Fact]

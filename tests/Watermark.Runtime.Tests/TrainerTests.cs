@@ -99,6 +99,21 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void CheckpointOfARunWithOtherSettingsIsRefused()
+    {
+        var checkpoint = Path.Combine(folder, "run.ckpt");
+        using (var model = Fresh(10))
+        {
+            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128));
+        }
+
+        using var again = Fresh(10);
+        var e = Assert.Throws<WatermarkException>(() => new Trainer(again, Quick with { Milestones = [2] }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+        Assert.Contains("other settings", e.Message, StringComparison.Ordinal);
+        Assert.Throws<WatermarkException>(() => new Trainer(again, Quick, new WatermarkRegularizer(new Keyring(HostKey(10)), again)) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+    }
+
+    [Fact]
     public void CheckpointOfAnotherModelIsRefused()
     {
         var checkpoint = Path.Combine(folder, "run.ckpt");

@@ -142,7 +142,13 @@ internal sealed class Runner(Settings settings)
         Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in conv{spec.Group}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
         var clock = Stopwatch.StartNew();
         var options = settings.Preset.Options(spec.Seed, settings.Epochs);
-        var history = new Trainer(model, options, regularizer, teacher)
+        var device = settings.Device == "cuda" ? CUDA : CPU;
+        if (device.type == DeviceType.CUDA && !cuda.is_available())
+        {
+            throw new InvalidOperationException("--device cuda: TorchSharp reports no CUDA device; build with -p:WatermarkTorchBackend=cuda on a machine with a GPU.");
+        }
+
+        var history = new Trainer(model, options, regularizer, teacher, device)
         {
             CheckpointPath = Path.Combine(folder, "checkpoint.ckpt"),
             Progress = new ProgressDisplay(Console.Out),
@@ -151,6 +157,7 @@ internal sealed class Runner(Settings settings)
 
         var modelPath = Path.Combine(folder, "model.dat");
         var temporary = modelPath + ".tmp";
+        model.cpu();
         model.save(temporary);
         File.Move(temporary, modelPath, overwrite: true);
         var measured = key.Extract(model.named_parameters().Single(p => p.name == key.Parameter).parameter);

@@ -6,7 +6,7 @@ using System.IO;
 namespace WideResNet.Experiments;
 
 /// <summary>The common command-line options of every experiment.</summary>
-internal sealed record Settings(Preset Preset, string? Data, string Out, ulong Seed, int? Epochs, int? Limit, int Threads)
+internal sealed record Settings(Preset Preset, string? Data, string Out, ulong Seed, int? Epochs, int? Limit, int Threads, string Device)
 {
     public const string Usage = """
         options:
@@ -17,6 +17,7 @@ internal sealed record Settings(Preset Preset, string? Data, string Out, ulong S
           --epochs N           shorten every training to N epochs (milestones scale with it)
           --limit N            use only the first N training and N test images (smoke tests)
           --threads N          torch CPU threads (default: all cores)
+          --device cpu|cuda    where to train (cuda needs the TorchSharp-cuda build: -p:WatermarkTorchBackend=cuda)
         """;
 
     public static Settings Parse(IReadOnlyList<string> args)
@@ -27,6 +28,7 @@ internal sealed record Settings(Preset Preset, string? Data, string Out, ulong S
         ulong seed = 1;
         int? epochs = null, limit = null;
         var threads = Environment.ProcessorCount;
+        var device = "cpu";
         for (var i = 0; i < args.Count; i++)
         {
             string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"option '{args[i]}' needs a value.");
@@ -40,11 +42,12 @@ internal sealed record Settings(Preset Preset, string? Data, string Out, ulong S
                 case "--epochs": epochs = Positive(Value()); break;
                 case "--limit": limit = Positive(Value()); break;
                 case "--threads": threads = Positive(Value()); break;
+                case "--device": device = Value() is "cpu" or "cuda" ? args[i] : throw new ArgumentException($"--device takes cpu or cuda, not '{args[i]}'."); break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'.");
             }
         }
 
-        return new Settings(preset, data, Path.GetFullPath(output), seed, epochs, limit, threads);
+        return new Settings(preset, data, Path.GetFullPath(output), seed, epochs, limit, threads, device);
     }
 
     public string RunsFolder => Path.Combine(Out, "runs", Preset.Name + (Epochs is { } e ? $"-e{e}" : string.Empty) + (Limit is { } l ? $"-n{l}" : string.Empty));

@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Watermark;
 
@@ -22,6 +23,12 @@ public sealed class Keyring
 
     private const string DerivationV1 = "chacha20-v1";
     private const long MaxFileBytes = 16 << 20;
+
+    /// <summary>The most bits a slot may carry, and the most entries of X: far above any real mark, far below what would exhaust memory.</summary>
+    internal const int MaxBits = 1 << 20;
+    internal const long MaxKeyEntries = 1L << 28;
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     /// <summary>Creates a keyring; parameters must be distinct.</summary>
     public Keyring(IEnumerable<WatermarkKey> slots)
@@ -131,6 +138,18 @@ public sealed class Keyring
     /// <summary>Parses key-file content; <paramref name="source"/> names it in errors.</summary>
     public static Keyring Parse(ReadOnlySpan<byte> content, string source)
     {
+        if (content.StartsWith(Utf8Bom))
+        {
+            content = content[Utf8Bom.Length..];
+        }
+
+        // System.Text.Json checks UTF-8 inside strings only when they are read, and then throws
+        // InvalidOperationException; check the whole file first so every problem is a KeyFileException.
+        if (!Utf8.IsValid(content))
+        {
+            throw new KeyFileException(source, null, "is not valid UTF-8 (corrupt?); restore it from your backup.");
+        }
+
         JsonDocument document;
         try
         {
@@ -236,6 +255,11 @@ public sealed class Keyring
             throw reader.Error($"{at}.bits", $"expected a positive number of bits T, found {bits}.");
         }
 
+        if (bits > MaxBits || (long)bits * m > MaxKeyEntries)
+        {
+            throw reader.Error($"{at}.bits", $"T = {bits} with M = {m} makes a key of {(long)bits * m} entries; at most {MaxBits} bits and {MaxKeyEntries} entries are supported.");
+        }
+
         var kindText = reader.String(slot, "kind", $"{at}.kind");
         var kind = kindText switch
         {
@@ -307,7 +331,9 @@ public sealed class Keyring
                     throw reader.Error($"{at}.value", "a text message must not be empty.");
                 }
 
-                return Message.FromText(text);
+                // The stored text is final: normalising it again could change its bytes on a platform whose
+                // normalisation differs (e.g. .NET's invariant-globalization mode, where Normalize is a no-op).
+                return Message.FromStoredText(text);
             case "hex":
                 reader.Object(element, at, ["encoding", "value"]);
                 var hex = reader.String(element, "value", $"{at}.value");

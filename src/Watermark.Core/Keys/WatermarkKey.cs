@@ -95,6 +95,11 @@ public sealed class WatermarkKey
             throw new ArgumentOutOfRangeException(nameof(bits), bits, $"Slot '{parameter}': the number of bits T must be positive.");
         }
 
+        if (bits > Keyring.MaxBits || (long)bits * m > Keyring.MaxKeyEntries)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bits), bits, $"Slot '{parameter}': T = {bits} with M = {m} makes a key of {(long)bits * m} entries; at most {Keyring.MaxBits} bits and {Keyring.MaxKeyEntries} entries are supported.");
+        }
+
         if (!Capacity.Fits(bits, m) && !allowOverCapacity)
         {
             throw new ArgumentException(Capacity.Describe(parameter, bits, m) + ".", nameof(bits));

@@ -58,6 +58,10 @@ public sealed class Message : IEquatable<Message>
         return new Message(MessageEncoding.Text, System.Text.Encoding.UTF8.GetBytes(normalized), normalized);
     }
 
+    /// <summary>Text exactly as a key file stores it (already normalised when the key was made).</summary>
+    internal static Message FromStoredText(string text) =>
+        new(MessageEncoding.Text, System.Text.Encoding.UTF8.GetBytes(text), text);
+
     /// <summary>A byte message, e.g. a hash of the owner's certificate. Must not be empty.</summary>
     public static Message FromBytes(ReadOnlySpan<byte> value)
     {

@@ -123,7 +123,7 @@ public readonly struct PValue : IComparable<PValue>, IEquatable<PValue>
     /// <inheritdoc/>
     public override int GetHashCode() => NaturalLog.GetHashCode();
 
-    /// <summary>p with 3 significant digits, e.g. <c>0.412</c>, <c>3.05e-12</c> or <c>8.64e-2467</c>.</summary>
+    /// <summary>p with 3 significant digits, e.g. <c>0.412</c>, <c>0.0123</c>, <c>3.05e-12</c> or <c>8.64e-2467</c>; never "0" for p &gt; 0.</summary>
     public override string ToString()
     {
         if (double.IsNegativeInfinity(NaturalLog))
@@ -134,7 +134,7 @@ public readonly struct PValue : IComparable<PValue>, IEquatable<PValue>
         var value = Value;
         if (value >= 1e-3)
         {
-            return value.ToString("0.###", CultureInfo.InvariantCulture);
+            return value.ToString("G3", CultureInfo.InvariantCulture);
         }
 
         var log10 = Log10;

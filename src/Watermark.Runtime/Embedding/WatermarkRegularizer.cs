@@ -13,7 +13,8 @@ namespace Watermark;
 /// </summary>
 public sealed class WatermarkRegularizer
 {
-    private readonly (WatermarkKey Key, Parameter Weight)[] slots;
+    private readonly nn.Module model;
+    private (WatermarkKey Key, Parameter Weight)[] slots;
 
     /// <summary>Binds every slot of <paramref name="keyring"/> to the parameter of <paramref name="model"/> it names.</summary>
     public WatermarkRegularizer(Keyring keyring, nn.Module model)
@@ -21,8 +22,21 @@ public sealed class WatermarkRegularizer
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(model);
         Keyring = keyring;
+        this.model = model;
+        slots = Bind();
+    }
+
+    /// <summary>
+    /// Binds the slots again. Moving a module to another device (<c>model.to(cuda)</c>) replaces its
+    /// Parameter objects, so a regulariser bound before the move would train tensors the optimiser
+    /// never sees; <see cref="Training.Trainer"/> calls this after it moves the model.
+    /// </summary>
+    public void Rebind() => slots = Bind();
+
+    private (WatermarkKey, Parameter)[] Bind()
+    {
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
-        slots = [.. keyring.Slots.Select(key =>
+        return [.. Keyring.Slots.Select(key =>
         {
             if (!parameters.TryGetValue(key.Parameter, out var weight))
             {

@@ -22,14 +22,14 @@ public static class Checkpoint
     private static readonly byte[] Magic = "WMKCKPT1"u8.ToArray();
     private const long MaxBytes = 8L << 30;
 
-    private sealed record Header(int Epochs, ulong Seed, string Fingerprint, List<EpochMetrics> History);
+    private sealed record Header(int Epochs, string Run, string Fingerprint, List<EpochMetrics> History);
 
-    /// <summary>Writes a checkpoint atomically.</summary>
-    public static void Save(string path, nn.Module model, OptimizerHelper optimizer, int finishedEpochs, ulong seed, IReadOnlyList<EpochMetrics> history)
+    /// <summary>Writes a checkpoint atomically; <paramref name="run"/> describes the run (options, slots) that may resume it.</summary>
+    public static void Save(string path, nn.Module model, OptimizerHelper optimizer, int finishedEpochs, string run, IReadOnlyList<EpochMetrics> history)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
-        var header = JsonSerializer.SerializeToUtf8Bytes(new Header(finishedEpochs, seed, Fingerprint(model), [.. history]), JsonOptions);
+        var header = JsonSerializer.SerializeToUtf8Bytes(new Header(finishedEpochs, run, Fingerprint(model), [.. history]), JsonOptions);
         // TorchSharp closes the streams it writes to; MemoryStream.ToArray still works after that.
         var modelStream = new MemoryStream();
         model.save(modelStream);
@@ -64,7 +64,7 @@ public static class Checkpoint
     /// finished epochs and the history. Throws <see cref="WatermarkException"/> naming the file when it
     /// is corrupt, truncated, or for another model.
     /// </summary>
-    public static (int FinishedEpochs, ulong Seed, List<EpochMetrics> History) Load(string path, nn.Module model, OptimizerHelper optimizer)
+    public static (int FinishedEpochs, List<EpochMetrics> History) Load(string path, nn.Module model, OptimizerHelper optimizer, string run)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -91,33 +91,57 @@ public static class Checkpoint
             throw Corrupt(path, "its checksum does not match (truncated or damaged)");
         }
 
+        var bodyLength = body.Length;
         var position = Magic.Length;
-        var headerLength = BitConverter.ToInt32(bytes, position);
-        position += 4;
-        var header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(position, headerLength), JsonOptions) ?? throw Corrupt(path, "empty header");
+        int Section(int size)
+        {
+            var length = size == 4 ? BitConverter.ToInt32(bytes, position) : BitConverter.ToInt64(bytes, position);
+            position += size;
+            if (length < 0 || length > bodyLength - position)
+            {
+                throw Corrupt(path, "a section length points past the end");
+            }
+
+            return (int)length;
+        }
+
+        var headerLength = Section(4);
+        Header header;
+        try
+        {
+            header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(position, headerLength), JsonOptions) ?? throw Corrupt(path, "empty header");
+        }
+        catch (JsonException)
+        {
+            throw Corrupt(path, "its header is not a checkpoint header of this version");
+        }
+
         position += headerLength;
         if (header.Fingerprint != Fingerprint(model))
         {
             throw new WatermarkException($"Checkpoint '{path}' was written for a different model (parameter names or shapes differ); delete it or point --out elsewhere to start afresh.");
         }
 
-        var modelLength = BitConverter.ToInt64(bytes, position);
-        position += 8;
+        if (header.Run != run)
+        {
+            throw new WatermarkException($"Checkpoint '{path}' belongs to a run with other settings (options, seed, keys or target differ); resume with the same settings, or delete it to start afresh.");
+        }
+
+        var modelLength = Section(8);
         using (var modelStream = new MemoryStream(bytes, position, (int)modelLength, writable: false))
         {
             model.load(modelStream);
         }
 
-        position += (int)modelLength;
-        var optimizerLength = BitConverter.ToInt64(bytes, position);
-        position += 8;
+        position += modelLength;
+        var optimizerLength = Section(8);
         using (var optimizerStream = new MemoryStream(bytes, position, (int)optimizerLength, writable: false))
         using (var reader = new BinaryReader(optimizerStream))
         {
             optimizer.load_state_dict(reader);
         }
 
-        return (header.Epochs, header.Seed, header.History);
+        return (header.Epochs, header.History);
     }
 
     /// <summary>Parameter and buffer names with shapes: what a checkpoint must agree with.</summary>

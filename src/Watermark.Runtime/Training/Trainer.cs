@@ -67,6 +67,7 @@ public sealed class Trainer
         var loader = new BatchLoader(train, options.BatchSize, shuffle: true, augment: options.Augment, seed: options.Seed);
         var testLoader = test is null ? null : new BatchLoader(test, 256, shuffle: false, augment: false, seed: 0);
         model.to(device);
+        watermark?.Rebind();
         teacher?.to(device).eval();
         using var optimizer = optim.SGD(model.parameters(), options.LearningRate, options.Momentum, 0, options.WeightDecay, options.Nesterov);
 
@@ -74,11 +75,7 @@ public sealed class Trainer
         var start = 0;
         if (CheckpointPath is not null && File.Exists(CheckpointPath))
         {
-            var (finished, seed, saved) = Checkpoint.Load(CheckpointPath, model, optimizer);
-            if (seed != options.Seed)
-            {
-                throw new WatermarkException($"Checkpoint '{CheckpointPath}' belongs to a run with seed {seed}, not {options.Seed}; use the same seed to resume or another output folder to start afresh.");
-            }
+            var (finished, saved) = Checkpoint.Load(CheckpointPath, model, optimizer, RunTag());
 
             start = finished;
             history.AddRange(saved);
@@ -104,7 +101,7 @@ public sealed class Trainer
             history.Add(metrics);
             if (CheckpointPath is not null)
             {
-                Checkpoint.Save(CheckpointPath, model, optimizer, epoch + 1, options.Seed, history);
+                Checkpoint.Save(CheckpointPath, model, optimizer, epoch + 1, RunTag(), history);
             }
 
             var perEpoch = history.Skip(start).Average(h => h.Seconds);
@@ -113,6 +110,16 @@ public sealed class Trainer
         }
 
         return history;
+    }
+
+    // What a checkpoint must agree with to be resumed: the options (seed included; the number of epochs may
+    // grow, to extend a run), the slots and the target.
+    private string RunTag()
+    {
+        var slots = watermark is null ? "none" : string.Join(";", watermark.Keyring.Slots.Select(k => $"{k.Parameter}|{k.Bits}|{k.Kind}|{k.Strength.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{string.Join(",", k.TargetBits().ToArray().Select(b => b ? '1' : '0'))}"));
+        var o = options;
+        var settings = FormattableString.Invariant($"{o.BatchSize}|{o.LearningRate:R}|{o.Momentum:R}|{o.Nesterov}|{o.WeightDecay:R}|{string.Join(",", o.Milestones)}|{o.Gamma:R}|{o.Augment}|{o.Seed}");
+        return $"{settings}|{Target}|{slots}";
     }
 
     private (double Loss, double Error) TrainEpoch(BatchLoader loader, OptimizerHelper optimizer, int epoch, CancellationToken cancellation)
@@ -193,18 +200,24 @@ public sealed class Trainer
         device ??= CPU;
         var wasTraining = model.training;
         model.eval();
-        using var noGrad = no_grad();
-        using var wrong = zeros(1, dtype: ScalarType.Int64, device: device);
-        var seen = 0;
-        foreach (var batch in loader.Epoch(0, device))
+        try
         {
-            using var scope = NewDisposeScope();
-            using var owned = batch;
-            wrong.add_(model.forward(batch.Images).argmax(1).ne(batch.Labels).sum());
-            seen += (int)batch.Labels.shape[0];
-        }
+            using var noGrad = no_grad();
+            using var wrong = zeros(1, dtype: ScalarType.Int64, device: device);
+            var seen = 0;
+            foreach (var batch in loader.Epoch(0, device))
+            {
+                using var scope = NewDisposeScope();
+                using var owned = batch;
+                wrong.add_(model.forward(batch.Images).argmax(1).ne(batch.Labels).sum());
+                seen += (int)batch.Labels.shape[0];
+            }
 
-        model.train(wasTraining);
-        return wrong.ToInt64() / (double)seen;
+            return wrong.ToInt64() / (double)seen;
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
     }
 }
