@@ -1,6 +1,4 @@
 using System;
-using System.Collections.Generic;
-using System.Linq;
 using static TorchSharp.torch;
 
 namespace Watermark;
@@ -24,23 +22,6 @@ public static class TensorExtraction
     /// Verifies every slot of <paramref name="keyring"/> against the parameters of <paramref name="model"/>
     /// (found by state_dict name).
     /// </summary>
-    public static VerificationResult Verify(this Keyring keyring, nn.Module model, double alpha = VerificationResult.DefaultAlpha)
-    {
-        ArgumentNullException.ThrowIfNull(keyring);
-        ArgumentNullException.ThrowIfNull(model);
-        var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
-        var results = new List<SlotVerification>();
-        foreach (var slot in keyring.Slots)
-        {
-            if (!parameters.TryGetValue(slot.Parameter, out var weight))
-            {
-                var names = string.Join(", ", parameters.Keys.Where(n => n.EndsWith(".weight", StringComparison.Ordinal)).Take(8));
-                throw new WatermarkException($"Slot '{slot.Parameter}' of the key file is not a parameter of this model; its weights include {names}. Check that the key file belongs to this model.");
-            }
-
-            results.Add(slot.Extract(weight));
-        }
-
-        return new VerificationResult(results, alpha);
-    }
+    public static VerificationResult Verify(this Keyring keyring, nn.Module model, double alpha = VerificationResult.DefaultAlpha) =>
+        new WatermarkRegularizer(keyring, model).Verify(alpha);
 }
