@@ -122,7 +122,9 @@ internal static class Robustness
         }
 
         (string, int)[] channels = [("g2.block0.conv1.weight", 0), ("g2.block0.bn2.weight", 0), ("g2.block0.bn2.bias", 0), ("g2.block0.bn2.running_mean", 0), ("g2.block0.bn2.running_var", 0), ("g2.block0.conv2.weight", 1)];
-        Try("permute conv2's filters", m => FunctionPreserving.PermuteChannels(m, [("g2.block0.conv2.weight", 0)], ChannelPermutation.Random(width, 1)));
+        // Not function-preserving on its own in a residual block (the sum with the shortcut fixes the
+        // channel order); it shows that the filter mean ignores the order of the host's filters.
+        Try("permute conv2's filters alone (breaks the residual sum: mark survives, network does not)", m => FunctionPreserving.PermuteChannels(m, [("g2.block0.conv2.weight", 0)], ChannelPermutation.Random(width, 1)));
         Try("permute conv2's input channels (with conv1, bn2)", m => FunctionPreserving.PermuteChannels(m, channels, ChannelPermutation.Random(width, 1)));
         var random = new Random(1);
         var mild = Enumerable.Range(0, width).Select(_ => (float)Math.Exp((random.NextDouble() * 2 - 1) * Math.Log(2))).ToArray();
@@ -131,7 +133,7 @@ internal static class Robustness
         Try("rescale conv2's input channels by factors in [1/20, 20] (through bn2)", m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", wild));
         var notes = new List<string>
         {
-            "Permutation and rescaling change the weights but not the network's function (the test error column shows it); the filter mean is invariant to the order of the host's filters only, so a thief who reorders or rescales its input channels removes the mark for free. This is a limit of Uchida et al.'s method, recorded here rather than hidden.",
+            "Permuting conv2's input channels together with conv1's filters and bn2, and rescaling them through bn2, change the weights but not the network's function (the test error column shows it). The filter mean is invariant to the order of the host's own filters only, so a thief who reorders the host's input channels removes the mark for free, and one who rescales them wildly weakens it. This is a limit of Uchida et al.'s method, recorded here rather than hidden.",
         };
         return new ExperimentResult("transforms", "Beyond the paper: quantization, noise, permutation and rescaling of conv2", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked], [], notes);
     }
