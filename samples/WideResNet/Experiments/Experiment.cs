@@ -6,7 +6,6 @@ using System.Linq;
 using TorchSharp;
 using Watermark;
 using Watermark.Training;
-using static TorchSharp.torch;
 
 namespace WideResNet.Experiments;
 
@@ -164,12 +163,7 @@ internal static class Experiment
             using var model = runner.Load(first.Spec.Name);
             var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
             DirectEmbedding.Embed(host, key, lambda);
-            var slot = key.Extract(host);
-            double er;
-            using (no_grad())
-            {
-                er = EmbeddingLoss.Compute(host, key).ToDouble();
-            }
+            var (er, slot) = Runner.Measure(model, key);
 
             var error = Trainer.Evaluate(model, test);
             rows.Add(new Row($"λ = {lambda} (paper BER {paperBer[lambda]:0.000})", first.Spec.Name, error, paper[lambda], er, slot.BitErrorRate, slot.PValue.ToString(), clock.Elapsed.TotalMinutes));
@@ -183,13 +177,7 @@ internal static class Experiment
     private static RunResult Measure(Runner runner, RunResult run, WatermarkKey key)
     {
         using var model = runner.Load(run.Spec.Name, run.Spec.Dataset == "caltech101" ? 101 : 10);
-        var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
-        var slot = key.Extract(host);
-        double er;
-        using (no_grad())
-        {
-            er = EmbeddingLoss.Compute(host, key).ToDouble();
-        }
+        var (er, slot) = Runner.Measure(model, key);
 
         return run with { EmbeddingLoss = er, BitErrorRate = slot.BitErrorRate, Matched = slot.Matched, PValue = slot.PValue.ToString(), PValueLog10 = slot.PValue.Log10, Projection = [.. slot.Projection] };
     }

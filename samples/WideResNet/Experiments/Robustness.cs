@@ -3,13 +3,11 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
-using TorchSharp;
 using TorchSharp.Modules;
 using Watermark;
 using Watermark.Attacks;
 using Watermark.Data;
 using Watermark.Training;
-using static TorchSharp.torch;
 
 namespace WideResNet.Experiments;
 
@@ -18,13 +16,6 @@ internal static class Robustness
 {
     private static RunSpec Marked(ulong seed, int group = 2, int bits = 256) =>
         new(group == 2 && bits == 256 ? $"cifar-random-s{seed}" : $"cifar-random-g{group}-t{bits}-s{seed}", seed, "cifar10", Embed: true, KeyKind.Random, group, bits);
-
-    private static (double EmbeddingLoss, SlotVerification Slot) Measure(nn.Module model, WatermarkKey key)
-    {
-        var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
-        using var noGrad = no_grad();
-        return (EmbeddingLoss.Compute(host, key).ToDouble(), key.Extract(host));
-    }
 
     private static Row RowOf(string setting, string run, double testError, double? paper, (double EmbeddingLoss, SlotVerification Slot) m, double minutes) =>
         new(setting, run, testError, paper, m.EmbeddingLoss, m.Slot.BitErrorRate, m.Slot.PValue.ToString(), minutes);
@@ -50,7 +41,7 @@ internal static class Robustness
                 using var model = runner.Load(marked.Spec.Name);
                 var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
                 host.Prune(rates[i], order, seed: 1);
-                var m = Measure(model, key);
+                var m = Runner.Measure(model, key);
                 er[i] = m.EmbeddingLoss;
                 ber[i] = m.Slot.BitErrorRate;
                 var evaluate = order == PruningOrder.Ascending;
@@ -96,7 +87,7 @@ internal static class Robustness
             var clock = Stopwatch.StartNew();
             using var model = runner.Load(marked.Spec.Name);
             attack(model);
-            var m = Measure(model, key);
+            var m = Runner.Measure(model, key);
             var error = Trainer.Evaluate(model, test);
             rows.Add(RowOf(setting, marked.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
             Console.WriteLine($"{setting}: test error {100 * error:F2}%, BER {m.Slot.BitErrorRate:F3}, p = {m.Slot.PValue}");
@@ -171,7 +162,7 @@ internal static class Robustness
             var key = runner.KeyFor(original.Spec);
             var attack = runner.Get(new RunSpec($"{original.Spec.Name}-overwrite", s + 30, "cifar10", Embed: true, KeyKind.Random, group, StartFrom: original.Spec.Name, KeySeed: s + 1000));
             using var model = runner.Load(attack.Spec.Name);
-            var m = Measure(model, key);
+            var m = Runner.Measure(model, key);
             rows.Add(Report.RowOf($"conv{group}: first mark after training", original, null));
             rows.Add(RowOf($"conv{group}: first mark after overwriting (paper BER {paper[group]:0.000})", attack.Spec.Name, attack.TestError, null, m, attack.WallSeconds / 60));
             rows.Add(Report.RowOf($"conv{group}: the overwriting mark", attack, null));

@@ -83,6 +83,14 @@ internal sealed class Runner(Settings settings)
         return WatermarkKey.Create(Model.WideResNet.HostParameter(spec.Group), [width, width, 3, 3], spec.Bits, spec.Kind, Message.AllOnes, spec.Strength, Whitening.None, allowOverCapacity: true, SecretSeed.FromBytes(seed));
     }
 
+    /// <summary>E_R (without λ) and the extracted slot of <paramref name="key"/> on <paramref name="model"/>.</summary>
+    public static (double EmbeddingLoss, SlotVerification Slot) Measure(nn.Module model, WatermarkKey key)
+    {
+        var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+        using var noGrad = no_grad();
+        return (EmbeddingLoss.Compute(host, key).ToDouble(), key.Extract(host));
+    }
+
     public string Folder(string name) => Path.Combine(settings.RunsFolder, name);
 
     public Model.WideResNet Load(string name, int classes = 10)
@@ -160,12 +168,7 @@ internal sealed class Runner(Settings settings)
         model.cpu();
         model.save(temporary);
         File.Move(temporary, modelPath, overwrite: true);
-        var measured = key.Extract(model.named_parameters().Single(p => p.name == key.Parameter).parameter);
-        double embeddingLoss;
-        using (no_grad())
-        {
-            embeddingLoss = EmbeddingLoss.Compute(model.named_parameters().Single(p => p.name == key.Parameter).parameter, key).ToDouble();
-        }
+        var (embeddingLoss, measured) = Measure(model, key);
 
         var result = new RunResult(spec, settings.Preset.Name, model.GetName(), situation, [.. history], history[^1].TestError, embeddingLoss, measured.BitErrorRate, measured.Matched, measured.PValue.ToString(), measured.PValue.Log10, wall, history.Sum(h => train.Count) / history.Sum(h => h.Seconds), [.. measured.Projection]);
         WriteJson(resultPath, result);
