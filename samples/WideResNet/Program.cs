@@ -23,6 +23,12 @@ switch (verb)
         Console.WriteLine("  table5b             fine-tune-to-embed Caltech-101 -> CIFAR-10, new classifier (Fig. 4)");
         Console.WriteLine("  table5c             distill-to-embed: soft targets of the trained network, no labels");
         Console.WriteLine("  table7              embedding without training (Eq. 6), lambda = 0, 1, 10, 100");
+        Console.WriteLine("  schedule            the cost of the mark at the preset's length and at twice it");
+        Console.WriteLine("  table6              capacity: 256-2048 bits in conv2/conv3/conv4");
+        Console.WriteLine("  table8              fine-tuning attack (no regularizer) CIFAR-10 -> CIFAR-10 and Caltech-101 -> CIFAR-10");
+        Console.WriteLine("  pruning             Fig. 5/6: prune the host layer 0-100% (ascending, descending, random)");
+        Console.WriteLine("  overwrite           a second mark with a new key in conv2/conv3/conv4");
+        Console.WriteLine("  transforms          quantization, noise, channel permutation and rescaling of the host layer");
         Console.WriteLine("  speed [D K STEPS]   time WRN-D-K training steps at batch 64 (default 10 4 10)");
         Console.WriteLine();
         Console.WriteLine(Settings.Usage);

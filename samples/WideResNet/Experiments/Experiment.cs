@@ -12,7 +12,7 @@ namespace WideResNet.Experiments;
 /// <summary>The paper's tables as commands. Each writes results/&lt;name&gt;.json, .md and its figures.</summary>
 internal static class Experiment
 {
-    public static readonly string[] Names = ["table4", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms"];
+    public static readonly string[] Names = ["table4", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms", "schedule"];
 
     public static int Run(string name, string[] args)
     {
@@ -40,6 +40,7 @@ internal static class Experiment
                 "table5b" => Table5b(runner, command),
                 "table5c" => Table5c(runner, command),
                 "table7" => Table7(runner, command),
+                "schedule" => Schedule(runner, command),
                 "table6" => Robustness.Table6(runner, command),
                 "table8" => Robustness.Table8(runner, command),
                 "pruning" => Robustness.Pruning(runner, command),
@@ -91,7 +92,49 @@ internal static class Experiment
             $"Run-to-run noise of the unmarked network: {Report.Mean([none.TestError, none2.TestError])}. Cost of the random-key mark: {100 * (random.TestError - none.TestError):+0.00;-0.00} points against the same seed.",
             $"Throughput: {none.ImagesPerSecond:F0} images/s, {none.History.Average(h => h.Seconds):F0} s per epoch (training only).",
         };
+        foreach (var run in new[] { direct, diff, random })
+        {
+            var key = runner.KeyFor(run.Spec);
+            var (feasible, equilibrium, ridge) = KeyAnalysis.WrongBits(key, (int)key.Shape[0], runner.Settings.Preset.WeightDecay);
+            notes.Add($"Key analysis, {run.Spec.Kind}: {feasible} of {key.Bits} bits cannot be set at all (contradictory rows); {equilibrium} stay wrong where weight decay balances λ·E_R (minimum of E_R + {ridge:0.##}·‖w‖²); trained: {key.Bits - run.Matched} wrong.");
+        }
+
+        if (runner.Settings.Preset.Name != "paper")
+        {
+            var wide = new Runner(runner.Settings with { Preset = Preset.Paper }).KeyFor(diff.Spec);
+            var (feasible, equilibrium, ridge) = KeyAnalysis.WrongBits(wide, (int)wide.Shape[0], Preset.Paper.WeightDecay);
+            notes.Add($"The diff key at the paper's width (WRN-10-4, M = {wide.FilterMeanLength}, ρ = {ridge:0.##}): {feasible} bits contradictory, {equilibrium} wrong at the weight-decay equilibrium. Without weight decay on the host (the authors' code has none) only the contradictory bits stay wrong.");
+        }
         return Result(runner, "table4", "Table 4: test error and embedding loss with and without a 256-bit watermark in conv2", command, rows, [none, none2, direct, diff, random], ["table4-fig1-training-curves.png", "table4-fig2-histograms.png", "table4-fig3-weights.png"], notes);
+    }
+
+    // The cost of the mark against the length of training: no mark and the random key at the preset's length and at twice it.
+    private static ExperimentResult Schedule(Runner runner, string command)
+    {
+        var s = runner.Settings.Seed;
+        var preset = runner.Settings.Preset;
+        var first = runner.Settings.Epochs ?? preset.Epochs;
+        var rows = new List<Row>();
+        var runs = new List<RunResult>();
+        var curves = new List<(string, double[], double[], double[])>();
+        var notes = new List<string>();
+        foreach (var epochs in new[] { first, 2 * first })
+        {
+            var at = epochs == runner.Settings.Epochs || (runner.Settings.Epochs is null && epochs == preset.Epochs) ? runner : new Runner(runner.Settings with { Epochs = epochs });
+            var none = at.Get(None(s));
+            var random = at.Get(Marked(s, KeyKind.Random));
+            var milestones = string.Join('/', preset.Options(s, epochs).Milestones);
+            rows.Add(Report.RowOf($"{epochs} epochs (lr × 0.2 at {milestones}), not embedded", Measure(at, none, at.KeyFor(random.Spec)), null));
+            rows.Add(Report.RowOf($"{epochs} epochs (lr × 0.2 at {milestones}), embedded, random", random, preset.Name == "paper" && epochs == preset.Epochs ? 7.97 : null));
+            curves.Add(Report.Curve($"not embedded, {epochs} epochs", none));
+            curves.Add(Report.Curve($"random, {epochs} epochs", random));
+            notes.Add($"{epochs} epochs: cost of the mark {100 * (random.TestError - none.TestError):+0.00;-0.00} points (seed {s}), BER {random.BitErrorRate:0.000}; {none.ImagesPerSecond:F0} images/s, {none.History.Average(h => h.Seconds):F0} s per epoch.");
+            runs.AddRange([none, random]);
+        }
+
+        notes.Add("Run-to-run noise of the unmarked network at the preset's length is in table4.md (two seeds).");
+        Figures.TrainingCurves(Path.Combine(runner.Settings.Out, "schedule-training-curves.png"), "Test error against training length, with and without the mark", curves);
+        return Result(runner, "schedule", "The cost of the mark against the length of training", command, rows, runs, ["schedule-training-curves.png"], notes);
     }
 
     // Table 5a: fine-tune-to-embed, CIFAR-10 → CIFAR-10 (lr reset to 0.1, as the paper's footnote 5).
