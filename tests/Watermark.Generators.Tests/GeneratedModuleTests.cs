@@ -124,6 +124,25 @@ public partial class GeneratedModuleTests
     }
 
     [Fact]
+    public void WatermarkLossFollowsTheModelWhenItsWeightsAreReplaced()
+    {
+        torch.manual_seed(29);
+        using var net = new TinyNet();
+        var keyring = new Keyring(Key(net.WatermarkSlots[1], 3));
+        using var first = net.WatermarkLoss(keyring);
+        using var again = net.WatermarkLoss(keyring);
+        Assert.Equal(first.item<float>(), again.item<float>());
+
+        // .to(dtype) gives the module new parameter tensors: the cached binding must not hold the old ones.
+        net.to(ScalarType.Float64);
+        using var converted = net.WatermarkLoss(keyring);
+        Assert.Equal(ScalarType.Float64, converted.dtype);
+        var weight = net.named_parameters().Single(p => p.name == "block1.conv2.weight").parameter;
+        using var expected = EmbeddingLoss.Weighted(weight, keyring.Slots[0]);
+        Assert.Equal(expected.item<double>(), converted.item<double>(), 10);
+    }
+
+    [Fact]
     public void CreateKeyAppliesTheCapacityRuleWithTheAnalyzersWording()
     {
         using var model = new OverCapacity();

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace Watermark;
@@ -82,10 +83,29 @@ public static class WatermarkModules
     public static VerificationResult ExtractWatermark(this nn.Module model, Keyring keyring, double alpha = VerificationResult.DefaultAlpha) =>
         new(Activate(model, keyring).Select(active => active.Key.Extract(active.Slot.Weight)), alpha);
 
+    // The last binding of each model to a keyring, so a training loop that calls WatermarkLoss every step
+    // walks the module tree once. Weak: it never keeps a model alive.
+    private static readonly ConditionalWeakTable<nn.Module, Binding> Bindings = [];
+
+    private sealed record Binding(Keyring Keyring, List<(WatermarkSlot Slot, WatermarkKey Key)> Active);
+
     private static List<(WatermarkSlot Slot, WatermarkKey Key)> Activate(nn.Module model, Keyring keyring)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(keyring);
+        if (Bindings.TryGetValue(model, out var cached) && ReferenceEquals(cached.Keyring, keyring)
+            && cached.Active.TrueForAll(a => ReferenceEquals(WatermarkSlot.WeightOf(a.Slot.Layer), a.Slot.Weight)))
+        {
+            return cached.Active;
+        }
+
+        var active = Bind(model, keyring);
+        Bindings.AddOrUpdate(model, new Binding(keyring, active));
+        return active;
+    }
+
+    private static List<(WatermarkSlot Slot, WatermarkKey Key)> Bind(nn.Module model, Keyring keyring)
+    {
         var slots = model.GetWatermarkSlots();
         var modelName = model.GetType().Name;
         if (slots.Count == 0)

@@ -15,6 +15,7 @@ public sealed class WatermarkSlot
         DeclaringType = declaringType;
         Member = declaration.Member;
         Parameter = parameter;
+        Layer = declaration.Layer!;
         Weight = weight;
         Shape = [.. weight.shape];
         FilterMeanLength = Capacity.FilterMeanLength(Shape);
@@ -25,6 +26,9 @@ public sealed class WatermarkSlot
 
     /// <summary>The module type that declares the slot, e.g. <c>Block</c>.</summary>
     public string DeclaringType { get; }
+
+    // The layer whose weight this is: a cached slot is stale once the layer holds another weight (after .to()).
+    internal nn.Module Layer { get; }
 
     /// <summary>The marked field or property, e.g. <c>conv2</c>.</summary>
     public string Member { get; }

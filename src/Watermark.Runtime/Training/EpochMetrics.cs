@@ -11,6 +11,7 @@ namespace Watermark.Training;
 /// <param name="TestError">Test error at the epoch's end; NaN without a test set.</param>
 /// <param name="Seconds">Wall time of the epoch's training (without evaluation).</param>
 /// <param name="ImagesPerSecond">Training throughput.</param>
+/// <param name="ResidentMegabytes">The process's resident memory (managed and native) at the epoch's end, in MiB; 0 in results written before it was recorded.</param>
 public sealed record EpochMetrics(
     int Epoch,
     double LearningRate,
@@ -21,4 +22,5 @@ public sealed record EpochMetrics(
     double PValueLog10,
     double TestError,
     double Seconds,
-    double ImagesPerSecond);
+    double ImagesPerSecond,
+    double ResidentMegabytes = 0);

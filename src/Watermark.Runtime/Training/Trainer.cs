@@ -97,7 +97,7 @@ public sealed class Trainer
             var seconds = clock.Elapsed.TotalSeconds;
             var (er, ber, log10p) = WatermarkState();
             var testError = testLoader is null ? double.NaN : Evaluate(model, testLoader, device);
-            var metrics = new EpochMetrics(epoch + 1, lr, loss, error, er, ber, log10p, testError, seconds, train.Count / seconds);
+            var metrics = new EpochMetrics(epoch + 1, lr, loss, error, er, ber, log10p, testError, seconds, train.Count / seconds, ResidentMegabytes());
             history.Add(metrics);
             if (CheckpointPath is not null)
             {
@@ -110,6 +110,13 @@ public sealed class Trainer
         }
 
         return history;
+    }
+
+    // Resident set size, libtorch's native allocations included (what "memory flat across epochs" measures).
+    private static double ResidentMegabytes()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64 / (1024.0 * 1024.0);
     }
 
     // What a checkpoint must agree with to be resumed: the options (seed included; the number of epochs may
