@@ -29,9 +29,10 @@ switch (verb)
         Console.WriteLine("  pruning             Fig. 5/6: prune the host layer 0-100% (ascending, descending, random)");
         Console.WriteLine("  overwrite           a second mark with a new key in conv2/conv3/conv4");
         Console.WriteLine("  transforms          quantization, noise, channel permutation and rescaling of the host layer");
-        Console.WriteLine("  speed [D K STEPS]   time WRN-D-K training steps at batch 64 (default 10 4 10)");
+        Console.WriteLine("  speed               time WRN-10-4 training steps (batch 64) with and without a mark, and the data loader");
         Console.WriteLine();
         Console.WriteLine(Settings.Usage);
+        Console.WriteLine(Speed.Usage);
         return 0;
     default:
         Console.Error.WriteLine($"error: unknown command '{verb}'. Run with --help for the commands.");
