@@ -116,14 +116,22 @@ def main():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     rng = np.random.default_rng(1)
     start = None
+    phases = np.zeros(3)
     for i, (x, y) in enumerate(prefetched(batches(images, labels, 64, a.warmup + steps, rng))):
         if i == a.warmup:
             start = time.perf_counter()
+            phases[:] = 0
+        t0 = time.perf_counter()
         optimizer.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        loss = F.cross_entropy(model(x), y)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
         optimizer.step()
+        phases += [t1 - t0, time.perf_counter() - t2, t2 - t1]
     per_step = (time.perf_counter() - start) / steps
-    print(f"pytorch {torch.__version__}: {1000 * per_step:.0f} ms per step, {64 / per_step:.0f} images/s, threads {torch.get_num_threads()}")
+    forward, step, backward = 1000 * phases / steps
+    print(f"pytorch {torch.__version__}: {1000 * per_step:.0f} ms per step, {64 / per_step:.0f} images/s, threads {torch.get_num_threads()}: forward {forward:.0f} ms, backward {backward:.0f} ms, SGD step {step:.1f} ms")
 
 
 if __name__ == "__main__":

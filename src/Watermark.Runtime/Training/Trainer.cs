@@ -64,6 +64,11 @@ public sealed class Trainer
     public IReadOnlyList<EpochMetrics> Fit(ImageDataset train, ImageDataset? test = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(train);
+        if (options.KeepNativeMemory)
+        {
+            NativeAllocator.KeepFreedMemory();
+        }
+
         var loader = new BatchLoader(train, options.BatchSize, shuffle: true, augment: options.Augment, seed: options.Seed);
         var testLoader = test is null ? null : new BatchLoader(test, 256, shuffle: false, augment: false, seed: 0);
         model.to(device);

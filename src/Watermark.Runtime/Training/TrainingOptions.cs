@@ -42,6 +42,12 @@ public sealed record TrainingOptions
     /// <summary>Progress lines within an epoch: every this many batches (0: only at epoch ends).</summary>
     public int ReportEvery { get; init; } = 50;
 
+    /// <summary>
+    /// Let glibc keep freed native memory for libtorch to reuse instead of returning it to the OS each
+    /// step (see <see cref="NativeAllocator.KeepFreedMemory"/>): about 10% faster on CPU; results unchanged.
+    /// </summary>
+    public bool KeepNativeMemory { get; init; } = true;
+
     /// <summary>Validates the options, naming the bad one.</summary>
     public void Validate()
     {
