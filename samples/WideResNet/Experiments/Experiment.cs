@@ -128,7 +128,7 @@ internal static class Experiment
             rows.Add(Report.RowOf($"{epochs} epochs (lr × 0.2 at {milestones}), embedded, random", random, preset.Name == "paper" && epochs == preset.Epochs ? 7.97 : null));
             curves.Add(Report.Curve($"not embedded, {epochs} epochs", none));
             curves.Add(Report.Curve($"random, {epochs} epochs", random));
-            notes.Add($"{epochs} epochs: cost of the mark {100 * (random.TestError - none.TestError):+0.00;-0.00} points (seed {s}), BER {random.BitErrorRate:0.000}; {none.ImagesPerSecond:F0} images/s, {none.History.Average(h => h.Seconds):F0} s per epoch.");
+            notes.Add($"{epochs} epochs: cost of the mark {100 * (random.TestError - none.TestError):+0.00;-0.00} points (seed {s}), BER {random.BitErrorRate:0.000}; {none.ImagesPerSecond:F0} images/s, {none.History.Average(h => h.Seconds):F0} s per epoch.{Report.Memory(none)}{Report.Memory(random)}");
             runs.AddRange([none, random]);
         }
 
@@ -187,7 +187,8 @@ internal static class Experiment
             Report.RowOf("not embedded, 2nd (distilled)", Measure(runner, second, key), 7.86),
             Report.RowOf("embedded (distilled)", embedded, 7.75),
         };
-        return Result(runner, "table5c", "Table 5 (c): distill-to-embed, CIFAR-10 → CIFAR-10, no labels in the 2nd training", command, rows, [first, second, embedded], [], []);
+        var memory = (Report.Memory(second) + Report.Memory(embedded)).Trim();
+        return Result(runner, "table5c", "Table 5 (c): distill-to-embed, CIFAR-10 → CIFAR-10, no labels in the 2nd training", command, rows, [first, second, embedded], [], memory.Length > 0 ? [memory] : []);
     }
 
     // Table 7: embedding without training (Eq. 6) into the trained unmarked network, for λ = 0, 1, 10, 100.

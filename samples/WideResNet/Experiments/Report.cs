@@ -56,6 +56,20 @@ internal static class Report
     public static (string, double[], double[], double[]) Curve(string label, RunResult run) =>
         (label, [.. run.History.Select(h => (double)h.Epoch)], [.. run.History.Select(h => h.TestError)], [.. run.History.Select(h => h.TrainLoss)]);
 
+    /// <summary>" Resident memory of run X from epoch 2 to N: min–max MiB (±p% of the mean)." or "" when not recorded.</summary>
+    public static string Memory(RunResult run)
+    {
+        var rss = run.History.Skip(1).Select(h => h.ResidentMegabytes).ToArray();
+        if (rss.Length == 0 || rss.Any(r => !(r > 0)))
+        {
+            return string.Empty;
+        }
+
+        var mean = rss.Average();
+        var spread = Math.Max(rss.Max() - mean, mean - rss.Min()) / mean;
+        return string.Create(CultureInfo.InvariantCulture, $" Resident memory of {run.Spec.Name} from epoch 2 to {run.History.Count}: {rss.Min():F0}–{rss.Max():F0} MiB (±{100 * spread:F1}% of the mean).");
+    }
+
     public static string Mean(IEnumerable<double> values)
     {
         var v = values.ToArray();
