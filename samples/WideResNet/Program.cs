@@ -12,6 +12,8 @@ switch (verb)
         return Experiment.Run(name, args[1..]);
     case "speed":
         return Speed.Run(args[1..]);
+    case "report":
+        return Experiment.WriteReport(args[1..]);
     case "help" or "--help" or "-h":
         Console.WriteLine("usage: dotnet run --project samples/WideResNet -c Release -- <command> [options]");
         Console.WriteLine();
@@ -29,6 +31,7 @@ switch (verb)
         Console.WriteLine("  pruning             Fig. 5/6: prune the host layer 0-100% (ascending, descending, random)");
         Console.WriteLine("  overwrite           a second mark with a new key in conv2/conv3/conv4");
         Console.WriteLine("  transforms          quantization, noise, channel permutation and rescaling of the host layer");
+        Console.WriteLine("  report              write results/REPORT.md from the experiments' JSON files (--out DIR)");
         Console.WriteLine("  speed               time WRN-10-4 training steps (batch 64) with and without a mark, and the data loader");
         Console.WriteLine();
         Console.WriteLine(Settings.Usage);

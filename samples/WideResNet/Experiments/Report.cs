@@ -16,20 +16,71 @@ internal sealed record ExperimentResult(string Experiment, string Title, string 
 
 internal static class Report
 {
+    // The order of REPORT.md: the paper's §4 tables, then its §4.3/§5 robustness study, then ours beyond it.
+    private static readonly string[] Order = ["table4", "schedule", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms"];
+
     public static void Write(Runner runner, ExperimentResult result)
     {
         var out_ = runner.Settings.Out;
         Runner.WriteJson(Path.Combine(out_, $"{result.Experiment}.json"), result);
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"# {result.Title}");
+        Section(md, result);
+        WriteText(Path.Combine(out_, $"{result.Experiment}.md"), md.ToString());
+        Console.WriteLine($"wrote {Path.Combine(out_, result.Experiment + ".json")} and .md");
+        WriteReport(out_);
+    }
+
+    /// <summary>REPORT.md: every experiment's table, notes and figures from the JSON files in <paramref name="folder"/>, in the paper's order.</summary>
+    public static string WriteReport(string folder)
+    {
+        var md = new StringBuilder();
+        md.AppendLine("# Uchida et al. (2017) reproduced with TorchSharp");
         md.AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Preset `{result.Preset}` ({result.Network}), seed {result.Seed}; reproduce with `{result.Command}`.");
+        md.AppendLine("Generated from the `*.json` files in this folder by `dotnet run --project samples/WideResNet -c Release -- report` (each experiment also rewrites it when it finishes). Every row gives our number beside the paper's (WRN-10-4, 200 epochs, CIFAR-10); each section names its preset, seed and the command that reproduces it.");
+        var missing = new List<string>();
+        foreach (var name in Order)
+        {
+            var path = Path.Combine(folder, $"{name}.json");
+            if (!File.Exists(path))
+            {
+                missing.Add(name);
+                continue;
+            }
+
+            var result = Runner.ReadJson<ExperimentResult>(path);
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"## {result.Title}");
+            Section(md, result);
+        }
+
+        if (missing.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("## Not run yet");
+            md.AppendLine();
+            foreach (var name in missing)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"- `{name}`: `dotnet run --project samples/WideResNet -c Release -- {name} --preset cpu --data ../shared/datasets`");
+            }
+        }
+
+        var report = Path.Combine(folder, "REPORT.md");
+        WriteText(report, md.ToString());
+        return report;
+    }
+
+    private static void Section(StringBuilder md, ExperimentResult result)
+    {
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Preset `{result.Preset}` ({result.Network}), seed {result.Seed}, finished {result.Finished:yyyy-MM-dd}; reproduce with `{result.Command}`.");
         md.AppendLine();
         md.AppendLine("| setting | test error (ours) | test error (paper, WRN-10-4, 200 epochs) | E_R | BER | p-value | minutes |");
         md.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var row in result.Rows)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Setting} | {100 * row.TestError:F2}% | {(row.PaperTestError is { } p ? $"{p:F2}%" : "–")} | {row.EmbeddingLoss:0.####} | {row.BitErrorRate:0.000} | {row.PValue} | {row.Minutes:F1} |");
+            var error = double.IsNaN(row.TestError) ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100 * row.TestError:F2}%");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Setting} | {error} | {(row.PaperTestError is { } p ? $"{p:F2}%" : "–")} | {row.EmbeddingLoss:0.####} | {row.BitErrorRate:0.000} | {row.PValue} | {row.Minutes:F1} |");
         }
 
         md.AppendLine();
@@ -45,10 +96,10 @@ internal static class Report
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"![{figure}]({figure})");
         }
-
-        AtomicFile.Write(Path.Combine(out_, $"{result.Experiment}.md"), s => s.Write(Encoding.UTF8.GetBytes(md.ToString())));
-        Console.WriteLine($"wrote {Path.Combine(out_, result.Experiment + ".json")} and .md");
     }
+
+    private static void WriteText(string path, string text) =>
+        AtomicFile.Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
 
     public static Row RowOf(string setting, RunResult run, double? paper) =>
         new(setting, run.Spec.Name, run.TestError, paper, run.EmbeddingLoss, run.BitErrorRate, run.PValue, run.WallSeconds / 60);

@@ -58,6 +58,9 @@ internal sealed class Runner(Settings settings)
     public static void WriteJson<T>(string path, T value) =>
         AtomicFile.Write(path, s => JsonSerializer.Serialize(s, value, Json));
 
+    public static T ReadJson<T>(string path) =>
+        JsonSerializer.Deserialize<T>(File.ReadAllBytes(path), Json) ?? throw new InvalidDataException($"{path} is empty.");
+
     private (ImageDataset Train, ImageDataset Test) Data(string dataset)
     {
         var data = dataset switch
@@ -107,7 +110,7 @@ internal sealed class Runner(Settings settings)
         var resultPath = Path.Combine(folder, "run.json");
         if (File.Exists(resultPath))
         {
-            var cached = JsonSerializer.Deserialize<RunResult>(File.ReadAllBytes(resultPath), Json)!;
+            var cached = ReadJson<RunResult>(resultPath);
             if (cached.Spec == spec)
             {
                 Console.WriteLine($"[{spec.Name}] reused from {resultPath}");
