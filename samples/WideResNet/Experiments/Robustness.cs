@@ -95,16 +95,29 @@ internal static class Robustness
 
         Parameter Host(Model.WideResNet model) => model.named_parameters().Single(p => p.name == key.Parameter).parameter;
         Try("none", _ => { });
-        foreach (var bits in new[] { 8, 6, 4, 3, 2 })
+        int[] levels = [8, 6, 4, 3, 2];
+        var perTensor = new List<double>();
+        var perChannel = new List<double>();
+        foreach (var bits in levels)
         {
             Try($"quantize conv2 to {bits} bits, per tensor", m => Host(m).Quantize(bits, perChannel: false));
+            perTensor.Add(rows[^1].BitErrorRate);
             Try($"quantize conv2 to {bits} bits, per channel", m => Host(m).Quantize(bits, perChannel: true));
+            perChannel.Add(rows[^1].BitErrorRate);
         }
 
-        foreach (var sigma in new[] { 0.01, 0.05, 0.1, 0.2, 0.5, 1.0 })
+        double[] sigmas = [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0];
+        var noisy = new List<double>();
+        foreach (var sigma in sigmas)
         {
             Try($"Gaussian noise σ = {sigma} × std(w)", m => Host(m).AddNoise(sigma, seed: 1));
+            noisy.Add(rows[^1].BitErrorRate);
         }
+
+        var folder = runner.Settings.Out;
+        double[] x = [.. levels.Select(b => (double)b)];
+        Figures.Lines(Path.Combine(folder, "transforms-quantization.png"), "BER after quantizing conv2", "bits per weight", "bit error rate", [("per tensor", x, [.. perTensor]), ("per channel", x, [.. perChannel])]);
+        Figures.Lines(Path.Combine(folder, "transforms-noise.png"), "BER after Gaussian noise on conv2", "σ / std(w)", "bit error rate", [("noise", sigmas, [.. noisy])]);
 
         int width;
         using (var probe = runner.Load(marked.Spec.Name))
@@ -126,7 +139,7 @@ internal static class Robustness
         {
             "Permuting conv2's input channels together with conv1's filters and bn2, and rescaling them through bn2, change the weights but not the network's function (the test error column shows it). The filter mean is invariant to the order of the host's own filters only, so a thief who reorders the host's input channels removes the mark for free, and one who rescales them wildly weakens it. This is a limit of Uchida et al.'s method, recorded here rather than hidden.",
         };
-        return new ExperimentResult("transforms", "Beyond the paper: quantization, noise, permutation and rescaling of conv2", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked], [], notes);
+        return new ExperimentResult("transforms", "Beyond the paper: quantization, noise, permutation and rescaling of conv2", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked], ["transforms-quantization.png", "transforms-noise.png"], notes);
     }
 
     // Table 8: fine-tuning without the regularizer, lr reset to 0.1 (paper footnote 5).
