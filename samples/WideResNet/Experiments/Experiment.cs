@@ -143,7 +143,8 @@ internal static class Experiment
             rows.Add(Report.RowOf($"{epochs} epochs (lr × 0.2 at {milestones}), embedded, random", random, preset.Name == "paper" && epochs == preset.Epochs ? 7.97 : null));
             curves.Add(Report.Curve($"not embedded, {epochs} epochs", none));
             curves.Add(Report.Curve($"random, {epochs} epochs", random));
-            notes.Add($"{epochs} epochs: cost of the mark {100 * (random.TestError - none.TestError):+0.00;-0.00} points (seed {s}), BER {random.BitErrorRate:0.000}; {none.ImagesPerSecond:F0} images/s, {none.History.Average(h => h.Seconds):F0} s per epoch.{Report.Memory(none)}{Report.Memory(random)}");
+            var pruned = PrunedBer(at, random, 0.65);
+            notes.Add($"{epochs} epochs: cost of the mark {100 * (random.TestError - none.TestError):+0.00;-0.00} points (seed {s}), BER {random.BitErrorRate:0.000}, BER after pruning 65% of conv2 by magnitude {pruned.BitErrorRate:0.000} (p = {pruned.PValue}); {none.ImagesPerSecond:F0} images/s, {none.History.Average(h => h.Seconds):F0} s per epoch.{Report.Memory(none)}{Report.Memory(random)}");
             runs.AddRange([none, random]);
         }
 
@@ -231,6 +232,15 @@ internal static class Experiment
 
         var notes = new List<string> { "Only conv2's host weight moves, by 2,000 Adam steps (lr 1e-3) on λ·E_R + ‖W − W₀‖², from the trained unmarked network." };
         return Result(runner, "table7", "Table 7: embedding without training (Eq. 6)", command, rows, [first], [], notes);
+    }
+
+    private static SlotVerification PrunedBer(Runner runner, RunResult run, double rate)
+    {
+        var key = runner.KeyFor(run.Spec);
+        using var model = runner.Load(run.Spec.Name);
+        var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+        Watermark.Attacks.TensorAttacks.Prune(host, rate, Watermark.Attacks.PruningOrder.Ascending, seed: 1);
+        return Runner.Measure(model, key).Slot;
     }
 
     // Median over every epoch of the runs: runs that shared the cores with other work show as the slow tail.
