@@ -107,6 +107,7 @@ internal sealed class KeyStream
         c += d; b = BitOperations.RotateLeft(b ^ c, 7);
     }
 
+    /// <summary>The next 32-bit word of the stream.</summary>
     internal uint NextUInt32()
     {
         if (next == 16)
