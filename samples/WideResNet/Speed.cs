@@ -59,9 +59,19 @@ internal static class Speed
         }
 
         torch.set_num_threads(threads);
-        var train = data is null
-            ? Datasets.Cifar10Subset(Path.Combine(AppContext.BaseDirectory, "data", "cifar10-subset")).Train
-            : Datasets.Cifar10(data, download: false).Train;
+        ImageDataset train;
+        try
+        {
+            // The committed subset's layout (train.bin.gz), or CIFAR-10's own.
+            var subset = data ?? Path.Combine(AppContext.BaseDirectory, "data", "cifar10-subset");
+            train = File.Exists(Path.Combine(subset, "train.bin.gz")) ? Datasets.Cifar10Subset(subset).Train : Datasets.Cifar10(data, download: false).Train;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+
         var timed = epoch ? train.Count : steps * 64;
         if (warmup * 64 > train.Count || timed > train.Count)
         {
