@@ -25,6 +25,7 @@ switch (verb)
         Console.WriteLine("  table5b             fine-tune-to-embed Caltech-101 -> CIFAR-10, new classifier (Fig. 4)");
         Console.WriteLine("  table5c             distill-to-embed: soft targets of the trained network, no labels");
         Console.WriteLine("  table7              embedding without training (Eq. 6), lambda = 0, 1, 10, 100");
+        Console.WriteLine("  diffkey             the diff key with and without weight decay on the host, against the key analysis");
         Console.WriteLine("  schedule            the cost of the mark at the preset's length and at twice it");
         Console.WriteLine("  table6              capacity: 256-2048 bits in conv2/conv3/conv4");
         Console.WriteLine("  table8              fine-tuning attack (no regularizer) CIFAR-10 -> CIFAR-10 and Caltech-101 -> CIFAR-10");

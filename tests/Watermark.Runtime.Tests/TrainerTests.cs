@@ -152,6 +152,34 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void HostWeightDecayChangesTheHostsDecayOnlyAndResumes()
+    {
+        var data = Subset.Train.Take(256);
+        var decayed = Quick with { WeightDecay = 0.5 };
+        float[] Train(TrainingOptions options, out float[] host, string? checkpoint = null, int seed = 3)
+        {
+            using var model = Fresh(seed);
+            new Trainer(model, options, new WatermarkRegularizer(new Keyring(HostKey(3)), model)) { CheckpointPath = checkpoint }.Fit(data);
+            host = model.get_parameter("conv2.weight")!.detach().data<float>().ToArray();
+            return Weights(model);
+        }
+
+        var same = Train(decayed, out var hostSame);
+        Assert.Equal(same, Train(decayed with { HostWeightDecay = 0.5 }, out _)); // a second group with the same decay changes nothing
+        Train(decayed with { HostWeightDecay = 0 }, out var hostFree);
+        static double Norm(float[] w) => Math.Sqrt(w.Sum(v => (double)v * v));
+        Assert.True(Norm(hostFree) > 1.05 * Norm(hostSame), $"{Norm(hostFree)} vs {Norm(hostSame)}");
+
+        var checkpoint = Path.Combine(folder, "host.ckpt");
+        var free = decayed with { HostWeightDecay = 0 };
+        var straight = Train(free, out _);
+        Train(free with { Epochs = 1 }, out _, checkpoint);
+        Assert.Equal(straight, Train(free, out _, checkpoint, seed: 98));
+        var e = Assert.Throws<WatermarkException>(() => Train(decayed, out _, checkpoint));
+        Assert.Contains("other settings", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ProgressPrintsPlainLinesWhenRedirected()
     {
         using var writer = new StringWriter();

@@ -17,7 +17,7 @@ internal sealed record ExperimentResult(string Experiment, string Title, string 
 internal static class Report
 {
     // The order of REPORT.md: the paper's §4 tables, then its §4.3/§5 robustness study, then ours beyond it.
-    private static readonly string[] Order = ["table4", "schedule", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms"];
+    private static readonly string[] Order = ["table4", "diffkey", "schedule", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms"];
 
     public static void Write(Runner runner, ExperimentResult result)
     {

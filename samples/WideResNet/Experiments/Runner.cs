@@ -27,7 +27,8 @@ namespace WideResNet.Experiments;
 /// <param name="NewHead">Start from <paramref name="StartFrom"/> but with a fresh classifier (other domain).</param>
 /// <param name="Teacher">A finished run whose soft predictions replace the labels (distillation), or null.</param>
 /// <param name="KeySeed">Seed the key is derived from (default: <paramref name="Seed"/>); runs that share it share the key.</param>
-internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null);
+/// <param name="HostWeightDecay">Weight decay of the host weight when it differs from the preset's (<see cref="TrainingOptions.HostWeightDecay"/>).</param>
+internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null, double? HostWeightDecay = null);
 
 /// <summary>What a run produced; stored as run.json beside model.dat.</summary>
 internal sealed record RunResult(
@@ -152,7 +153,7 @@ internal sealed class Runner(Settings settings)
         var situation = spec.Teacher is not null ? "distill" : spec.StartFrom is not null ? "fine-tune" : "train";
         Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in conv{spec.Group}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
         var clock = Stopwatch.StartNew();
-        var options = settings.Preset.Options(spec.Seed, settings.Epochs);
+        var options = settings.Preset.Options(spec.Seed, settings.Epochs) with { HostWeightDecay = spec.HostWeightDecay };
         var device = settings.Device == "cuda" ? CUDA : CPU;
         if (device.type == DeviceType.CUDA && !cuda.is_available())
         {

@@ -74,7 +74,7 @@ public sealed class Trainer
         model.to(device);
         watermark?.Rebind();
         teacher?.to(device).eval();
-        using var optimizer = optim.SGD(model.parameters(), options.LearningRate, options.Momentum, 0, options.WeightDecay, options.Nesterov);
+        using var optimizer = Optimizer();
 
         var history = new List<EpochMetrics>();
         var start = 0;
@@ -124,13 +124,34 @@ public sealed class Trainer
         return process.WorkingSet64 / (1024.0 * 1024.0);
     }
 
+    // SGD over every parameter; with HostWeightDecay, the host weights form a second group with their own decay.
+    private SGD Optimizer()
+    {
+        var o = options;
+        var hosts = watermark?.Weights ?? [];
+        if (o.HostWeightDecay is not { } hostDecay || hosts.Count == 0)
+        {
+            return optim.SGD(model.parameters(), o.LearningRate, o.Momentum, 0, o.WeightDecay, o.Nesterov);
+        }
+
+        var isHost = new HashSet<Parameter>(hosts, ReferenceEqualityComparer.Instance);
+        var rest = model.parameters().Where(p => !isHost.Contains(p)).ToList();
+        SGD.ParamGroup[] groups =
+        [
+            new(rest, o.LearningRate, o.Momentum, 0, o.WeightDecay, o.Nesterov, false),
+            new(hosts, o.LearningRate, o.Momentum, 0, hostDecay, o.Nesterov, false),
+        ];
+        return optim.SGD(groups, o.LearningRate, o.Momentum, 0, o.WeightDecay, o.Nesterov);
+    }
+
     // What a checkpoint must agree with to be resumed: the options (seed included; the number of epochs may
     // grow, to extend a run), the slots and the target.
     private string RunTag()
     {
         var slots = watermark is null ? "none" : string.Join(";", watermark.Keyring.Slots.Select(k => $"{k.Parameter}|{k.Bits}|{k.Kind}|{k.Strength.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}|{string.Join(",", k.TargetBits().ToArray().Select(b => b ? '1' : '0'))}"));
         var o = options;
-        var settings = FormattableString.Invariant($"{o.BatchSize}|{o.LearningRate:R}|{o.Momentum:R}|{o.Nesterov}|{o.WeightDecay:R}|{string.Join(",", o.Milestones)}|{o.Gamma:R}|{o.Augment}|{o.Seed}");
+        var settings = FormattableString.Invariant($"{o.BatchSize}|{o.LearningRate:R}|{o.Momentum:R}|{o.Nesterov}|{o.WeightDecay:R}|{string.Join(",", o.Milestones)}|{o.Gamma:R}|{o.Augment}|{o.Seed}")
+            + (o.HostWeightDecay is { } host ? FormattableString.Invariant($"|host-decay {host:R}") : string.Empty);
         return $"{settings}|{Target}|{slots}";
     }
 

@@ -27,6 +27,15 @@ public sealed record TrainingOptions
     /// <summary>L2 weight decay (the paper's 5e-4; the reference code uses none).</summary>
     public double WeightDecay { get; init; } = 5e-4;
 
+    /// <summary>
+    /// Weight decay of the watermark's host weights when it should differ from <see cref="WeightDecay"/>
+    /// (null: the same). Weight decay pulls each of a host's O filters towards 0 while λ·E_R pushes
+    /// their mean with 1/O of its gradient; for keys with short rows (direct, diff) training settles
+    /// where the two balance and some bits stay wrong. 0 lifts that balance, as the authors' code
+    /// (which has no weight decay) does.
+    /// </summary>
+    public double? HostWeightDecay { get; init; }
+
     /// <summary>Epochs (0-based count of finished epochs) at which the learning rate is multiplied by <see cref="Gamma"/>.</summary>
     public ImmutableArray<int> Milestones { get; init; } = [60, 120, 160];
 
@@ -69,6 +78,11 @@ public sealed record TrainingOptions
         if (Momentum < 0 || WeightDecay < 0 || !(Gamma > 0))
         {
             throw new ArgumentOutOfRangeException(nameof(Momentum), "Momentum and WeightDecay must be ≥ 0 and Gamma > 0.");
+        }
+
+        if (HostWeightDecay is { } host && !(host >= 0 && double.IsFinite(host)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(HostWeightDecay), HostWeightDecay, "HostWeightDecay must be ≥ 0 (or null: the same as WeightDecay).");
         }
     }
 
