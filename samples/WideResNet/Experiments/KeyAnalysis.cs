@@ -8,10 +8,12 @@ namespace WideResNet.Experiments;
 /// <para><b>Feasible:</b> bits still wrong at the minimum of E_R: more than 0 only when the key's
 /// constraints contradict each other (for <c>diff</c> keys and the all-ones message, a directed cycle
 /// of pairs w_a &gt; w_b &gt; … &gt; w_a).</para>
-/// <para><b>Equilibrium:</b> bits wrong at the minimum of E_R + ρ‖w‖², ρ = O·wd / (2λ). SGD's weight
-/// decay wd pulls each of the host's O filters towards 0, λ·E_R pushes their mean w with 1/O of its
-/// gradient per filter, and training settles where the two balance: keys whose rows are short
-/// (direct, diff: ‖x‖² = 1 or 2) and share columns lose the bits whose pushes conflict.</para>
+/// <para><b>Equilibrium:</b> bits wrong at the minimum of E_R + ρ‖w‖², ρ = O·wd / (2λ): the restoring
+/// force SGD's weight decay wd exerts on the mean of the host's O filters, against λ·E_R's push of 1/O
+/// of its gradient per filter. Keys whose rows are short (direct, diff: ‖x‖² = 1 or 2) and share
+/// columns lose the bits whose pushes conflict. The task loss restores too (the diffkey experiment:
+/// without weight decay on the host the diff key still loses nearly as many bits), so read it as the
+/// balance against a restoring force of that order, not against weight decay alone.</para>
 /// </summary>
 internal static class KeyAnalysis
 {

@@ -29,10 +29,10 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// Weight decay of the watermark's host weights when it should differ from <see cref="WeightDecay"/>
-    /// (null: the same). Weight decay pulls each of a host's O filters towards 0 while λ·E_R pushes
-    /// their mean with 1/O of its gradient; for keys with short rows (direct, diff) training settles
-    /// where the two balance and some bits stay wrong. 0 lifts that balance, as the authors' code
-    /// (which has no weight decay) does.
+    /// (null: the same; 0: the host does not decay, as in the authors' code, which has no weight decay).
+    /// Weight decay pulls each of a host's O filters towards 0 while λ·E_R pushes their mean with 1/O
+    /// of its gradient. For keys with short rows (direct, diff) that costs a few bits; the task loss
+    /// holds the filter means too, so a larger λ is the stronger remedy.
     /// </summary>
     public double? HostWeightDecay { get; init; }
 
