@@ -55,8 +55,8 @@ public sealed class BatchLoader
     private readonly bool augment;
     private readonly ulong seed;
 
-    // Image buffers handed back by the consumer once copied: the producer reuses them instead of
-    // allocating 0.75 MiB (batch 64) on the large-object heap for every batch.
+    // Image buffers handed back by the consumer once torch.tensor has copied them: the producer reuses
+    // them instead of allocating 0.75 MiB (batch 64) on the large-object heap for every batch.
     private readonly ConcurrentBag<float[]> buffers = [];
 
     /// <summary>Creates a loader; training loaders shuffle and augment, evaluation loaders do neither.</summary>
@@ -99,24 +99,22 @@ public sealed class BatchLoader
                 while (reader.TryRead(out var item))
                 {
                     var count = item.Labels.Length;
-                    Tensor images;
-                    using (var view = tensor(item.Images, [count, 3, Side, Side]))
-                    {
-                        // Copied into libtorch's memory so the 0.75 MiB buffer goes back to the pool at once:
-                        // a fresh large-object array per batch made resident memory swing with the GC.
-                        images = device.type == DeviceType.CPU ? view.clone() : view.to(device);
-                    }
-
-                    buffers.Add(item.Images);
+                    var images = tensor(item.Images, [count, 3, Side, Side]);
                     var labels = tensor(item.Labels, [count]);
+
+                    // torch.tensor copied the array into libtorch's memory: the buffer goes back to the producer.
+                    buffers.Add(item.Images);
                     if (device.type != DeviceType.CPU)
                     {
-                        var onDevice = labels.to(device);
+                        var onDevice = new Batch(images.to(device), labels.to(device));
+                        images.Dispose();
                         labels.Dispose();
-                        labels = onDevice;
+                        yield return onDevice;
                     }
-
-                    yield return new Batch(images, labels);
+                    else
+                    {
+                        yield return new Batch(images, labels);
+                    }
                 }
             }
 
