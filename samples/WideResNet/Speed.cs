@@ -86,7 +86,7 @@ internal static class Speed
         new Trainer(model, options) { Progress = quiet }.Fit(train.Take(warmup * 64));
 
         var plain = new Trainer(model, options) { Progress = quiet }.Fit(train.Take(timed))[0];
-        var raw = RawLoop(model, train.Take(timed));
+        var raw = RawLoop(model, options, train.Take(timed));
         var slot = model.GetWatermarkSlots().Single(s => s.Parameter == Model.WideResNet.HostParameter(2));
         var keyring = new Keyring(slot.CreateKey());
         var marked = new Trainer(model, options, new WatermarkRegularizer(keyring, model)) { Progress = quiet }.Fit(train.Take(timed))[0];
@@ -111,10 +111,10 @@ internal static class Speed
 
     // The step and nothing else, on the same batches: what the Trainer's bookkeeping costs, and where a
     // step's time goes (CPU ops are synchronous, so a clock around each phase measures it).
-    private static (double ImagesPerSecond, double Forward, double Backward, double Step) RawLoop(Model.WideResNet model, ImageDataset data)
+    private static (double ImagesPerSecond, double Forward, double Backward, double Step) RawLoop(Model.WideResNet model, TrainingOptions o, ImageDataset data)
     {
-        using var optimizer = optim.SGD(model.parameters(), 0.1, 0.9, 0, 5e-4, true);
-        var loader = new BatchLoader(data, 64, shuffle: true, augment: true, seed: 1);
+        using var optimizer = optim.SGD(model.parameters(), o.LearningRate, o.Momentum, 0, o.WeightDecay, o.Nesterov);
+        var loader = new BatchLoader(data, o.BatchSize, shuffle: true, augment: o.Augment, seed: o.Seed);
         model.train();
         var images = 0;
         var steps = 0;

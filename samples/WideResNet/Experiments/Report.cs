@@ -16,9 +16,6 @@ internal sealed record ExperimentResult(string Experiment, string Title, string 
 
 internal static class Report
 {
-    // The order of REPORT.md: the paper's §4 tables, then its §4.3/§5 robustness study, then ours beyond it.
-    private static readonly string[] Order = ["table4", "diffkey", "schedule", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms"];
-
     public static void Write(Runner runner, ExperimentResult result)
     {
         var out_ = runner.Settings.Out;
@@ -39,7 +36,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("Generated from the `*.json` files in this folder by `dotnet run --project samples/WideResNet -c Release -- report` (each experiment also rewrites it when it finishes). Every row gives our number beside the paper's (WRN-10-4, 200 epochs, CIFAR-10); each section names its preset, seed and the command that reproduces it.");
         var missing = new List<string>();
-        foreach (var name in Order)
+        foreach (var name in Experiment.Names)
         {
             var path = Path.Combine(folder, $"{name}.json");
             if (!File.Exists(path))

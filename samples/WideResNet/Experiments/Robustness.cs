@@ -39,7 +39,7 @@ internal static class Robustness
             {
                 var clock = Stopwatch.StartNew();
                 using var model = runner.Load(marked.Spec.Name);
-                var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+                var host = Runner.Host(model, key.Parameter);
                 host.Prune(rates[i], order, seed: 1);
                 var m = Runner.Measure(model, key);
                 er[i] = m.EmbeddingLoss;
@@ -93,7 +93,7 @@ internal static class Robustness
             Console.WriteLine($"{setting}: test error {100 * error:F2}%, BER {m.Slot.BitErrorRate:F3}, p = {m.Slot.PValue}");
         }
 
-        Parameter Host(Model.WideResNet model) => model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+        Parameter Host(Model.WideResNet model) => Runner.Host(model, key.Parameter);
         Try("none", _ => { });
         int[] levels = [8, 6, 4, 3, 2];
         var perTensor = new List<double>();

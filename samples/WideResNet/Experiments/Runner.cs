@@ -90,10 +90,14 @@ internal sealed class Runner(Settings settings)
     /// <summary>E_R (without λ) and the extracted slot of <paramref name="key"/> on <paramref name="model"/>.</summary>
     public static (double EmbeddingLoss, SlotVerification Slot) Measure(nn.Module model, WatermarkKey key)
     {
-        var host = model.named_parameters().Single(p => p.name == key.Parameter).parameter;
+        var host = Host(model, key.Parameter);
         using var noGrad = no_grad();
         return (EmbeddingLoss.Compute(host, key).ToDouble(), key.Extract(host));
     }
+
+    /// <summary>The parameter <paramref name="name"/> (e.g. a key's host, <c>g2.block0.conv2.weight</c>) of <paramref name="model"/>.</summary>
+    public static TorchSharp.Modules.Parameter Host(nn.Module model, string name) =>
+        model.get_parameter(name) ?? throw new InvalidOperationException($"{model.GetName()} has no parameter '{name}'.");
 
     public string Folder(string name) => Path.Combine(settings.RunsFolder, name);
 
