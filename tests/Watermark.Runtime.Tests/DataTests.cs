@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
+using TorchSharp;
 using Watermark.Data;
 using Xunit;
 
@@ -103,6 +104,35 @@ public sealed class DataTests : IDisposable
         Assert.Equal(5, loader.BatchesPerEpoch);
         var sizes = loader.Epoch(0).Select(b => { using (b) { return (int)b.Labels.shape[0]; } }).ToArray();
         Assert.Equal([64, 64, 64, 64, 44], sizes);
+    }
+
+    [Fact]
+    public void BatchesLiveInNativeMemoryNotOnTheManagedHeap()
+    {
+        // torch.tensor(float[]) clones the array onto the large-object heap for every batch; the loader
+        // copies into libtorch's memory instead and reuses its few buffers, so a long epoch allocates
+        // about as much managed memory as a short one (memory stays flat over a run).
+        var data = Subset.Train.Take(64 * 40);
+        var loader = new BatchLoader(data, 64, shuffle: true, augment: true, seed: 1);
+        long Allocated(int batches)
+        {
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            foreach (var batch in loader.Epoch(0).Take(batches))
+            {
+                batch.Dispose();
+            }
+
+            return GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
+
+        Allocated(40); // warm-up: JIT, channel types
+        var few = Allocated(5);
+        var many = Allocated(40);
+        var batchBytes = 64L * ImageDataset.ImageBytes * sizeof(float);
+        Assert.True(many - few < 4 * batchBytes, $"35 more batches allocated {(many - few) / 1024} KiB of managed memory; one batch is {batchBytes / 1024} KiB");
+        using var first = loader.Epoch(0).First();
+        Assert.Equal([64L, 3, 32, 32], first.Images.shape);
+        Assert.Equal(torch.ScalarType.Int64, first.Labels.dtype);
     }
 
     [Fact]
