@@ -12,6 +12,7 @@ namespace Watermark.Training;
 /// <param name="Seconds">Wall time of the epoch's training (without evaluation).</param>
 /// <param name="ImagesPerSecond">Training throughput.</param>
 /// <param name="ResidentMegabytes">The process's resident memory (managed and native) at the epoch's end, in MiB; 0 in results written before it was recorded.</param>
+/// <param name="ManagedMegabytes">Of that, the memory the .NET garbage collector had committed after its last collection, in MiB; 0 in results written before it was recorded.</param>
 public sealed record EpochMetrics(
     int Epoch,
     double LearningRate,
@@ -23,4 +24,5 @@ public sealed record EpochMetrics(
     double TestError,
     double Seconds,
     double ImagesPerSecond,
-    double ResidentMegabytes = 0);
+    double ResidentMegabytes = 0,
+    double ManagedMegabytes = 0);

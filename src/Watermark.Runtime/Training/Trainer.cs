@@ -102,7 +102,7 @@ public sealed class Trainer
             var seconds = clock.Elapsed.TotalSeconds;
             var (er, ber, log10p) = WatermarkState();
             var testError = testLoader is null ? double.NaN : Evaluate(model, testLoader, device);
-            var metrics = new EpochMetrics(epoch + 1, lr, loss, error, er, ber, log10p, testError, seconds, train.Count / seconds, ResidentMegabytes());
+            var metrics = new EpochMetrics(epoch + 1, lr, loss, error, er, ber, log10p, testError, seconds, train.Count / seconds, ResidentMegabytes(), GC.GetGCMemoryInfo().TotalCommittedBytes / (1024.0 * 1024.0));
             history.Add(metrics);
             if (CheckpointPath is not null)
             {
