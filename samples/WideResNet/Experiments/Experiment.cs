@@ -211,7 +211,7 @@ internal static class Experiment
             Report.RowOf("embedded (2nd)", embedded, 7.94),
         };
         Figures.TrainingCurves(Path.Combine(runner.Settings.Out, "table5b-fig4-training-curves.png"), "Fig. 4: fine-tuning Caltech-101 → CIFAR-10", [Report.Curve("not embedded 2nd", second), Report.Curve("embedded 2nd", embedded)]);
-        var notes = new List<string> { $"First training on Caltech-101 (101 classes, 3,030 images): test error {100 * first.TestError:F2}% on its 2,658 test images." };
+        var notes = new List<string> { $"First training on Caltech-101 (101 classes, 3,030 images, {first.History.Count} epochs): test error {100 * first.TestError:F2}% on its 2,658 test images." };
         return Result(runner, "table5b", "Table 5 (b): fine-tune-to-embed, Caltech-101 → CIFAR-10", command, rows, [first, second, embedded], ["table5b-fig4-training-curves.png"], notes);
     }
 

@@ -108,6 +108,13 @@ internal sealed class Runner(Settings settings)
         return model;
     }
 
+    /// <summary>How many epochs <paramref name="spec"/> trains (Caltech-101 runs get the preset's own count).</summary>
+    public int Epochs(RunSpec spec) => settings.Preset.EpochsOn(spec.Dataset, settings.Epochs);
+
+    // The weights a run starts from or distils: a run is trained again when one of them is newer than it.
+    private IEnumerable<string> Prerequisites(RunSpec spec) =>
+        new[] { spec.StartFrom, spec.Teacher }.Where(n => n is not null).Select(n => Path.Combine(Folder(n!), "model.dat"));
+
     /// <summary>The run's result: read from its folder when finished before, else trained now (resuming a checkpoint).</summary>
     public RunResult Get(RunSpec spec)
     {
@@ -116,17 +123,20 @@ internal sealed class Runner(Settings settings)
         if (File.Exists(resultPath))
         {
             var cached = ReadJson<RunResult>(resultPath);
-            if (cached.Spec == spec)
+            var finished = File.GetLastWriteTimeUtc(resultPath);
+            var stale = Prerequisites(spec).FirstOrDefault(p => File.Exists(p) && File.GetLastWriteTimeUtc(p) > finished);
+            if (cached.Spec == spec && cached.History.Count == Epochs(spec) && stale is null)
             {
                 Console.WriteLine($"[{spec.Name}] reused from {resultPath}");
                 return cached;
             }
 
-            Console.WriteLine($"[{spec.Name}] settings changed; training again");
+            Console.WriteLine(stale is not null
+                ? $"[{spec.Name}] {stale} was trained again after this run; training again"
+                : $"[{spec.Name}] settings changed ({cached.History.Count} epochs before, {Epochs(spec)} now, or another spec); training again");
         }
 
-        var prerequisites = new[] { spec.StartFrom, spec.Teacher }.Where(n => n is not null).Select(n => Path.Combine(Folder(n!), "model.dat"));
-        foreach (var file in prerequisites)
+        foreach (var file in Prerequisites(spec))
         {
             if (!File.Exists(file))
             {
@@ -157,7 +167,8 @@ internal sealed class Runner(Settings settings)
         var situation = spec.Teacher is not null ? "distill" : spec.StartFrom is not null ? "fine-tune" : "train";
         Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in conv{spec.Group}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
         var clock = Stopwatch.StartNew();
-        var options = settings.Preset.Options(spec.Seed, settings.Epochs) with { HostWeightDecay = spec.HostWeightDecay };
+        var epochs = Epochs(spec);
+        var options = settings.Preset.Options(spec.Seed, epochs == settings.Preset.Epochs ? null : epochs) with { HostWeightDecay = spec.HostWeightDecay };
         var device = settings.Device == "cuda" ? CUDA : CPU;
         if (device.type == DeviceType.CUDA && !cuda.is_available())
         {
