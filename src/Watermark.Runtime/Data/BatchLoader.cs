@@ -100,8 +100,8 @@ public sealed class BatchLoader
                 while (reader.TryRead(out var item))
                 {
                     var count = item.Labels.Length;
-                    var images = Native(item.Images, [count, 3, Side, Side], ScalarType.Float32);
-                    var labels = Native(item.Labels, [count], ScalarType.Int64);
+                    var images = Native(item.Images.AsSpan(0, count * ImageDataset.ImageBytes), [count, 3, Side, Side], ScalarType.Float32);
+                    var labels = Native<long>(item.Labels, [count], ScalarType.Int64);
 
                     // The batch now lives in libtorch's memory: the buffer goes back to the producer.
                     buffers.Add(item.Images);
@@ -135,15 +135,15 @@ public sealed class BatchLoader
         }
     }
 
-    // A tensor in libtorch's memory holding a copy of the array. torch.tensor(array) would clone the
+    // A tensor in libtorch's memory holding a copy of the values. torch.tensor(array) would clone the
     // array on the managed heap and pin the clone for the tensor's life: 0.75 MiB of large-object heap
     // per training batch (3 MiB per evaluation batch), freed only by a full GC, which made resident
     // memory swing by hundreds of MiB between epochs (bench/README.md, "Memory").
-    private static Tensor Native<T>(T[] array, ReadOnlySpan<long> shape, ScalarType type)
+    private static Tensor Native<T>(ReadOnlySpan<T> values, ReadOnlySpan<long> shape, ScalarType type)
         where T : unmanaged
     {
         var result = empty(shape, type);
-        MemoryMarshal.AsBytes(array.AsSpan()).CopyTo(result.bytes);
+        MemoryMarshal.AsBytes(values).CopyTo(result.bytes);
         return result;
     }
 
@@ -176,7 +176,8 @@ public sealed class BatchLoader
             for (var start = 0; start < order.Length; start += BatchSize)
             {
                 var count = Math.Min(BatchSize, order.Length - start);
-                var images = buffers.TryTake(out var reused) && reused.Length == count * ImageDataset.ImageBytes ? reused : new float[count * ImageDataset.ImageBytes];
+                // Every buffer holds a full batch; the last, smaller batch of an epoch uses the front of one.
+                var images = buffers.TryTake(out var reused) ? reused : new float[BatchSize * ImageDataset.ImageBytes];
                 var labels = new long[count];
                 for (var b = 0; b < count; b++)
                 {
