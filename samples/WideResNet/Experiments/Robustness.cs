@@ -205,7 +205,7 @@ internal static class Robustness
             $"Caltech-101 → CIFAR-10 (new classifier head): {Change(caltechMarked, other)}.",
             "E_R is a sum of binary cross-entropies over the bits: it can rise a lot while every y = σ(Xw) stays on its side of ½, so every bit keeps its value; BER and p decide presence.",
         };
-        var memory = string.Concat(new[] { marked, same, caltechMarked, other }.Select(Report.Memory)).Trim();
+        var memory = string.Concat(new[] { caltechMarked, other }.Select(Report.Memory)).Trim();
         if (memory.Length > 0)
         {
             notes.Add(memory);
