@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using TorchSharp;
 using TorchSharp.Modules;
 using Watermark;
 using Watermark.Attacks;
@@ -201,8 +202,8 @@ internal static class Robustness
         var notes = new List<string>
         {
             "Paper: BER 0 after fine-tuning in both cases; E_R rises slightly but stays low.",
-            $"CIFAR-10 → CIFAR-10: {Change(marked, same)}.",
-            $"Caltech-101 → CIFAR-10 (new classifier head): {Change(caltechMarked, other)}.",
+            $"CIFAR-10 → CIFAR-10: {Change(marked, same)}; fine-tuning {Drift(runner, marked, same, key)}.",
+            $"Caltech-101 → CIFAR-10 (new classifier head): {Change(caltechMarked, other)}; fine-tuning {Drift(runner, caltechMarked, other, runner.KeyFor(caltechMarked.Spec))}.",
             "E_R is a sum of binary cross-entropies over the bits: it can rise a lot while every y = σ(Xw) stays on its side of ½, so every bit keeps its value; BER and p decide presence.",
         };
         var memory = string.Concat(new[] { caltechMarked, other }.Select(Report.Memory)).Trim();
@@ -214,6 +215,20 @@ internal static class Robustness
         return new ExperimentResult("table8", "Table 8: robustness against fine-tuning (no regularizer, lr reset to 0.1)", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked, same, caltechMarked, other], [], notes);
     }
 
+    // "moved w by r× its length (cosine c)": how far a later training moved the host's filter mean.
+    private static string Drift(Runner runner, RunResult before, RunResult after, WatermarkKey key)
+    {
+        using var first = runner.Load(before.Spec.Name, before.Spec.Dataset == "caltech101" ? 101 : 10);
+        using var second = runner.Load(after.Spec.Name);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var w0 = Runner.Host(first, key.Parameter).FilterMean();
+        var w1 = Runner.Host(second, key.Parameter).FilterMean();
+        var moved = (w1 - w0).norm().ToDouble() / w0.norm().ToDouble();
+        var cosine = ((w0 * w1).sum() / (w0.norm() * w1.norm())).ToDouble();
+        return $"moved the filter mean w by {moved:0.00}× its length (cosine between w before and after: {cosine:0.00})";
+    }
+
     // §5.1: overwriting: a second 256-bit mark with a new key embedded into the same slot by fine-tuning.
     public static ExperimentResult Overwrite(Runner runner, string command)
     {
@@ -221,6 +236,7 @@ internal static class Robustness
         var paper = new Dictionary<int, double> { [2] = 0.309, [3] = 0.086, [4] = 0.004 };
         var rows = new List<Row>();
         var runs = new List<RunResult>();
+        var notes = new List<string>();
         foreach (var group in new[] { 2, 3, 4 })
         {
             var original = runner.Get(Marked(s, group));
@@ -228,13 +244,15 @@ internal static class Robustness
             var attack = runner.Get(new RunSpec($"{original.Spec.Name}-overwrite", s + 30, "cifar10", Embed: true, KeyKind.Random, group, StartFrom: original.Spec.Name, KeySeed: s + 1000));
             using var model = runner.Load(attack.Spec.Name);
             var m = Runner.Measure(model, key);
+            notes.Add($"conv{group} (M = {key.FilterMeanLength}, T = 256 + 256): overwriting {Drift(runner, original, attack, key)}; the first mark's BER went {original.BitErrorRate:0.000} → {m.Slot.BitErrorRate:0.000}.");
+
             rows.Add(Report.RowOf($"conv{group}: first mark after training", original, null));
             rows.Add(RowOf($"conv{group}: first mark after overwriting (paper BER {paper[group]:0.000})", attack.Spec.Name, attack.TestError, null, m, attack.WallSeconds / 60));
             rows.Add(Report.RowOf($"conv{group}: the overwriting mark", attack, null));
             runs.AddRange([original, attack]);
         }
 
-        return new ExperimentResult("overwrite", "§5.1: overwriting a mark with a second 256-bit mark in the same layer", runner.Settings.Preset.Name, runs[0].Network, s, command, DateTimeOffset.UtcNow, rows, runs, [], []);
+        return new ExperimentResult("overwrite", "§5.1: overwriting a mark with a second 256-bit mark in the same layer", runner.Settings.Preset.Name, runs[0].Network, s, command, DateTimeOffset.UtcNow, rows, runs, [], notes);
     }
 
     // Table 6: capacity: 256 to 2048 bits in conv2, conv3, conv4 (train-to-embed).
