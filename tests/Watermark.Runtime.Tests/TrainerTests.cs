@@ -187,10 +187,11 @@ public sealed class TrainerTests : IDisposable
         var history = new Trainer(model, Quick with { Epochs = 1, ReportEvery = 2 }) { Progress = new ProgressDisplay(writer) }.Fit(Subset.Train.Take(256), Subset.Test.Take(64));
         Assert.InRange(history[0].ResidentMegabytes, 50, 64 * 1024);
         Assert.InRange(history[0].ManagedMegabytes, 1, history[0].ResidentMegabytes);
+        Assert.InRange(history[0].PeakResidentMegabytes, history[0].ResidentMegabytes - 1, 64 * 1024); // Linux: VmHWM
         var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.DoesNotContain('\r', writer.ToString());
         Assert.Contains(lines, l => l.StartsWith("epoch 1/1  batch 2/4", StringComparison.Ordinal) && l.Contains("ETA", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("test error", StringComparison.Ordinal) && l.Contains("img/s", StringComparison.Ordinal) && l.Contains("RSS", StringComparison.Ordinal) && l.Contains("(managed ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("test error", StringComparison.Ordinal) && l.Contains("img/s", StringComparison.Ordinal) && l.Contains("RSS", StringComparison.Ordinal) && l.Contains("(peak ", StringComparison.Ordinal) && l.Contains(", managed ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -11,8 +11,9 @@ namespace Watermark.Training;
 /// <param name="TestError">Test error at the epoch's end; NaN without a test set.</param>
 /// <param name="Seconds">Wall time of the epoch's training (without evaluation).</param>
 /// <param name="ImagesPerSecond">Training throughput.</param>
-/// <param name="ResidentMegabytes">The process's resident memory (managed and native) at the epoch's end, in MiB; 0 in results written before it was recorded.</param>
+/// <param name="ResidentMegabytes">The process's resident memory (managed and native) at the epoch's end, after a full garbage collection and, where <see cref="TrainingOptions.KeepNativeMemory"/> is on, <see cref="NativeAllocator.ReleaseFreeMemory"/>: what the model, optimiser and data hold between epochs; in MiB; 0 in results written before it was recorded.</param>
 /// <param name="ManagedMegabytes">Of that, the memory the .NET garbage collector had committed after its last collection, in MiB; 0 in results written before it was recorded.</param>
+/// <param name="PeakResidentMegabytes">The highest resident memory during the epoch (training and evaluation), in MiB (Linux; 0 elsewhere and in results written before it was recorded).</param>
 public sealed record EpochMetrics(
     int Epoch,
     double LearningRate,
@@ -25,4 +26,5 @@ public sealed record EpochMetrics(
     double Seconds,
     double ImagesPerSecond,
     double ResidentMegabytes = 0,
-    double ManagedMegabytes = 0);
+    double ManagedMegabytes = 0,
+    double PeakResidentMegabytes = 0);

@@ -49,6 +49,27 @@ public static class NativeAllocator
         return applied == 1;
     }
 
+    /// <summary>
+    /// Hands the free pages glibc kept (see <see cref="KeepFreedMemory"/>) back to the kernel now
+    /// (<c>malloc_trim(0)</c>). Between epochs nothing large is alive, so resident memory falls to what
+    /// the model, optimiser and data really hold; the next epoch faults the pages it needs back in once.
+    /// Returns false where <see cref="KeepFreedMemory"/> is not in effect (glibc then trims by itself).
+    /// </summary>
+    public static bool ReleaseFreeMemory()
+    {
+        if (applied != 1)
+        {
+            return false;
+        }
+
+        _ = MallocTrim(0); // 1 when pages went back, 0 when there were none to return: both fine
+        return true;
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim", ExactSpelling = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int MallocTrim(nuint pad);
+
     [DllImport("libc", EntryPoint = "mallopt", ExactSpelling = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int Mallopt(int parameter, int value);

@@ -44,7 +44,7 @@ public sealed class ProgressDisplay
     {
         var watermark = double.IsNaN(m.BitErrorRate) ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"  E_R {m.EmbeddingLoss:F3}  BER {m.BitErrorRate:F3}");
         var test = double.IsNaN(m.TestError) ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"  test error {100 * m.TestError:F2}%");
-        var line = string.Create(CultureInfo.InvariantCulture, $"epoch {m.Epoch}/{epochs}  lr {m.LearningRate:G3}  loss {m.TrainLoss:F4}{watermark}{test}  {m.Seconds:F1} s ({m.ImagesPerSecond:F0} img/s)  RSS {m.ResidentMegabytes:F0} MiB (managed {m.ManagedMegabytes:F0})  ETA {Format(remaining)}");
+        var line = string.Create(CultureInfo.InvariantCulture, $"epoch {m.Epoch}/{epochs}  lr {m.LearningRate:G3}  loss {m.TrainLoss:F4}{watermark}{test}  {m.Seconds:F1} s ({m.ImagesPerSecond:F0} img/s)  RSS {m.ResidentMegabytes:F0} MiB (peak {m.PeakResidentMegabytes:F0}, managed {m.ManagedMegabytes:F0})  ETA {Format(remaining)}");
         writer.WriteLine(interactive ? "\r" + line.PadRight(lastWidth) : line);
         lastWidth = 0;
     }

@@ -97,24 +97,20 @@ public sealed class Trainer
                 group.LearningRate = lr;
             }
 
+            ProcessMemory.ResetPeak();
             var clock = Stopwatch.StartNew();
             var (loss, error) = TrainEpoch(loader, optimizer, epoch, cancellation);
             var seconds = clock.Elapsed.TotalSeconds;
             var (er, ber, log10p) = WatermarkState();
             var testError = testLoader is null ? double.NaN : Evaluate(model, testLoader, device);
-            var metrics = new EpochMetrics(epoch + 1, lr, loss, error, er, ber, log10p, testError, seconds, train.Count / seconds, ResidentMegabytes(), GC.GetGCMemoryInfo().TotalCommittedBytes / (1024.0 * 1024.0));
+            var peak = ProcessMemory.PeakResidentMegabytes();
+            ReleaseEpochMemory();
+            var metrics = new EpochMetrics(epoch + 1, lr, loss, error, er, ber, log10p, testError, seconds, train.Count / seconds, ProcessMemory.ResidentMegabytes(), ProcessMemory.ManagedMegabytes(), peak);
             history.Add(metrics);
             if (CheckpointPath is not null)
             {
                 Checkpoint.Save(CheckpointPath, model, optimizer, epoch + 1, RunTag(), history);
             }
-
-            // An epoch leaves its managed garbage (tensor wrappers, the checkpoint's buffers) in gen 2 and
-            // on the large-object heap, which the loop's low allocation rate rarely makes the GC collect:
-            // memory crept up ~20 MiB an epoch (bench/README.md, "Memory"). One full collection per
-            // epoch, a few ms against a minute of training, keeps it flat.
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
 
             var perEpoch = history.Skip(start).Average(h => h.Seconds);
             Progress.Epoch(options.Epochs, metrics, TimeSpan.FromSeconds(perEpoch * (options.Epochs - epoch - 1)));
@@ -124,11 +120,20 @@ public sealed class Trainer
         return history;
     }
 
-    // Resident set size, libtorch's native allocations included (what "memory flat across epochs" measures).
-    private static double ResidentMegabytes()
+    // Between epochs nothing large is alive. The epoch's managed garbage (tensor wrappers, the last
+    // checkpoint's buffers) sits in gen 2 and on the large-object heap, which the loop's low allocation
+    // rate rarely makes the GC collect (it crept up ~20 MiB an epoch), and glibc keeps the freed
+    // activation buffers (KeepFreedMemory), in a heap that fragments and grew in steps over a
+    // 160-epoch run. A full collection and a trim here cost a few ms and one round of page faults per
+    // epoch, and leave resident memory at what the run really holds (bench/README.md, "Memory").
+    private void ReleaseEpochMemory()
     {
-        using var process = Process.GetCurrentProcess();
-        return process.WorkingSet64 / (1024.0 * 1024.0);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        if (options.KeepNativeMemory)
+        {
+            NativeAllocator.ReleaseFreeMemory();
+        }
     }
 
     // SGD over every parameter; with HostWeightDecay, the host weights form a second group with their own decay.
