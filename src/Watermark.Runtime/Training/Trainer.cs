@@ -124,8 +124,9 @@ public sealed class Trainer
     // checkpoint's buffers) sits in gen 2 and on the large-object heap, which the loop's low allocation
     // rate rarely makes the GC collect (it crept up ~20 MiB an epoch), and glibc keeps the freed
     // activation buffers (KeepFreedMemory), in a heap that fragments and grew in steps over a
-    // 160-epoch run. A full collection and a trim here cost a few ms and one round of page faults per
-    // epoch, and leave resident memory at what the run really holds (bench/README.md, "Memory").
+    // 160-epoch run. A full collection and a trim here leave resident memory at what the run really
+    // holds; the cost is one round of page faults in the next epoch, ~0.25 s for WRN-10-2
+    // (bench/README.md, "Memory").
     private void ReleaseEpochMemory()
     {
         GC.Collect();
