@@ -125,7 +125,7 @@ public sealed class Trainer
     // rate rarely makes the GC collect (it crept up ~20 MiB an epoch), and glibc keeps the freed
     // activation buffers (KeepFreedMemory), in a heap that fragments and grew in steps over a
     // 160-epoch run. A full collection and a trim here leave resident memory at what the run really
-    // holds; the cost is one round of page faults in the next epoch, ~0.25 s for WRN-10-2
+    // holds; the cost is one round of page faults in the next epoch, ~0.1 s for WRN-10-2
     // (bench/README.md, "Memory").
     private void ReleaseEpochMemory()
     {

@@ -56,7 +56,7 @@ public sealed record TrainingOptions
     /// step (see <see cref="NativeAllocator.KeepFreedMemory"/>): about 10% faster on CPU; results unchanged.
     /// Between epochs the trainer hands the kept pages back (<see cref="NativeAllocator.ReleaseFreeMemory"/>),
     /// so memory does not grow with the heap's fragmentation; the next epoch faults them in again once
-    /// (~0.25 s for WRN-10-2: nothing against a 55 s CIFAR-10 epoch, ~7% of a 3.4 s Caltech-101 epoch).
+    /// (~0.1 s for WRN-10-2: 3% of a 3.3 s Caltech-101 epoch, noise against a 55 s CIFAR-10 epoch).
     /// </summary>
     public bool KeepNativeMemory { get; init; } = true;
 
