@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.IO.Compression;
 
 namespace Watermark.Data;
@@ -75,7 +76,13 @@ public sealed class ImageDataset
     public static ImageDataset ReadRecords(IReadOnlyList<string> files, int classes, string name)
     {
         ArgumentNullException.ThrowIfNull(files);
-        var pixelBuffer = new MemoryStream();
+        // Raw record files say how many images they hold: the buffer is allocated once, at its final
+        // size, and becomes the dataset without a copy (CIFAR-10's 150 MB would otherwise leave ~400 MB
+        // of doubled and copied buffers behind on the large-object heap).
+        var expected = files.All(f => File.Exists(f) && !f.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) && new FileInfo(f).Length % RecordBytes == 0)
+            ? files.Sum(f => new FileInfo(f).Length / RecordBytes)
+            : 0;
+        var pixelBuffer = new MemoryStream(checked((int)(expected * ImageBytes)));
         var labelBuffer = new List<byte>();
         var record = new byte[RecordBytes];
         foreach (var file in files)
@@ -117,7 +124,8 @@ public sealed class ImageDataset
             throw new InvalidDataException($"Dataset '{name}': the files hold no records.");
         }
 
-        return new ImageDataset(pixelBuffer.ToArray(), [.. labelBuffer], classes, name);
+        var pixels = pixelBuffer.Length == pixelBuffer.Capacity ? pixelBuffer.GetBuffer() : pixelBuffer.ToArray();
+        return new ImageDataset(pixels, [.. labelBuffer], classes, name);
     }
 
     private static bool IsGzip(Stream stream)

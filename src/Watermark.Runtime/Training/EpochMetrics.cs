@@ -13,7 +13,7 @@ namespace Watermark.Training;
 /// <param name="ImagesPerSecond">Training throughput.</param>
 /// <param name="ResidentMegabytes">The process's resident memory (managed and native) at the epoch's end, after a full garbage collection and, where <see cref="TrainingOptions.KeepNativeMemory"/> is on, <see cref="NativeAllocator.ReleaseFreeMemory"/>: what the model, optimiser and data hold between epochs; in MiB; 0 in results written before it was recorded.</param>
 /// <param name="ManagedMegabytes">Of that, the memory the .NET garbage collector had committed after its last collection, in MiB; 0 in results written before it was recorded.</param>
-/// <param name="PeakResidentMegabytes">The highest resident memory during the epoch (training and evaluation), in MiB (Linux; 0 elsewhere and in results written before it was recorded).</param>
+/// <param name="PeakResidentMegabytes">The highest resident memory during the epoch (training and evaluation), in MiB: Linux's VmHWM, which the trainer resets at each epoch's start; 0 on other systems and in results written before it was recorded.</param>
 public sealed record EpochMetrics(
     int Epoch,
     double LearningRate,
