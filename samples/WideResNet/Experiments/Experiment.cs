@@ -278,7 +278,7 @@ internal static class Experiment
 
     private static RunResult Measure(Runner runner, RunResult run, WatermarkKey key)
     {
-        using var model = runner.Load(run.Spec.Name, run.Spec.Dataset == "caltech101" ? 101 : 10);
+        using var model = runner.Load(run.Spec);
         var (er, slot) = Runner.Measure(model, key);
 
         return run with { EmbeddingLoss = er, BitErrorRate = slot.BitErrorRate, Matched = slot.Matched, PValue = slot.PValue.ToString(), PValueLog10 = slot.PValue.Log10, Projection = [.. slot.Projection] };

@@ -32,59 +32,54 @@ internal static class Robustness
         var rows = new List<Row>();
         var series = new List<(string, double[] Er, double[] Ber)>();
         var histograms = new List<(string, IReadOnlyList<double>)>();
-        foreach (var order in new[] { PruningOrder.Ascending, PruningOrder.Descending, PruningOrder.Random })
+
+        // E_R and BER of run's host after pruning it at each rate; test error (and Fig. 6's histograms
+        // where asked) for magnitude pruning, as the paper's Fig. 5 does.
+        (double[] Er, double[] Ber) Curve(RunResult run, WatermarkKey key, PruningOrder order, string label, bool histogram)
         {
             var er = new double[rates.Length];
             var ber = new double[rates.Length];
+            var evaluate = order == PruningOrder.Ascending;
             for (var i = 0; i < rates.Length; i++)
             {
                 var clock = Stopwatch.StartNew();
-                using var model = runner.Load(marked.Spec.Name);
-                var host = Runner.Host(model, key.Parameter);
-                host.Prune(rates[i], order, seed: 1);
+                using var model = runner.Load(run.Spec);
+                Runner.Host(model, key.Parameter).Prune(rates[i], order, seed: 1);
                 var m = Runner.Measure(model, key);
                 er[i] = m.EmbeddingLoss;
                 ber[i] = m.Slot.BitErrorRate;
-                var evaluate = order == PruningOrder.Ascending;
                 var error = evaluate ? Trainer.Evaluate(model, test) : double.NaN;
-                rows.Add(RowOf($"{order.ToString().ToLowerInvariant()} {100 * rates[i]:0}%", marked.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
-                if (evaluate && (int)Math.Round(rates[i] * 100) is 0 or 50 or 65 or 80 or 95)
+                rows.Add(RowOf($"{label} {100 * rates[i]:0}%", run.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
+                if (histogram && (int)Math.Round(rates[i] * 100) is 0 or 50 or 65 or 80 or 95)
                 {
                     histograms.Add(($"{100 * rates[i]:0}% pruned", m.Slot.Projection));
                 }
 
-                Console.WriteLine($"{order} {100 * rates[i]:0}%: E_R {m.EmbeddingLoss:F3}, BER {m.Slot.BitErrorRate:F3}{(evaluate ? $", test error {100 * error:F2}%" : string.Empty)}");
+                Console.WriteLine($"{label} {100 * rates[i]:0}%: E_R {m.EmbeddingLoss:F3}, BER {m.Slot.BitErrorRate:F3}{(evaluate ? $", test error {100 * error:F2}%" : string.Empty)}");
             }
 
-            series.Add((order.ToString().ToLowerInvariant(), er, ber));
+            return (er, ber);
+        }
+
+        foreach (var order in new[] { PruningOrder.Ascending, PruningOrder.Descending, PruningOrder.Random })
+        {
+            var name = order.ToString().ToLowerInvariant();
+            var (er, ber) = Curve(marked, key, order, name, histogram: order == PruningOrder.Ascending);
+            series.Add((name, er, ber));
         }
 
         // The paper's conv2 (WRN-10-4) has M = 576 filter-mean entries for T = 256 bits (T/M = 0.44); the
         // cpu preset's conv2 has M = 288 (T/M = 0.89), so each bit has less slack. conv3 of WRN-10-2 has
         // M = 576 again: magnitude pruning there shows the paper's setting at the paper's ratio.
         var runs = new List<RunResult> { marked };
-        (double[] Er, double[] Ber, int M)? wide = null;
+        (double[] Ber, WatermarkKey Key)? wide = null;
         if (runner.Settings.Preset.Widen < 4)
         {
             var conv3 = runner.Get(Marked(s, 3));
             var conv3Key = runner.KeyFor(conv3.Spec);
             runs.Add(conv3);
-            var er = new double[rates.Length];
-            var ber = new double[rates.Length];
-            for (var i = 0; i < rates.Length; i++)
-            {
-                var clock = Stopwatch.StartNew();
-                using var model = runner.Load(conv3.Spec.Name);
-                Runner.Host(model, conv3Key.Parameter).Prune(rates[i], PruningOrder.Ascending, seed: 1);
-                var m = Runner.Measure(model, conv3Key);
-                er[i] = m.EmbeddingLoss;
-                ber[i] = m.Slot.BitErrorRate;
-                var error = Trainer.Evaluate(model, test);
-                rows.Add(RowOf($"conv3 (M = {conv3Key.FilterMeanLength}) ascending {100 * rates[i]:0}%", conv3.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
-                Console.WriteLine($"conv3 ascending {100 * rates[i]:0}%: E_R {m.EmbeddingLoss:F3}, BER {m.Slot.BitErrorRate:F3}, test error {100 * error:F2}%");
-            }
-
-            wide = (er, ber, conv3Key.FilterMeanLength);
+            var (er, ber) = Curve(conv3, conv3Key, PruningOrder.Ascending, $"conv3 (M = {conv3Key.FilterMeanLength}) ascending", histogram: false);
+            wide = (ber, conv3Key);
             series.Add(($"ascending, conv3 (M = {conv3Key.FilterMeanLength})", er, ber));
         }
 
@@ -107,7 +102,7 @@ internal static class Robustness
         };
         if (wide is { } w)
         {
-            notes.Insert(1, $"conv3 (M = {w.M}, T/M = {256.0 / w.M:0.00} as in the paper's conv2; the cpu preset's conv2 has T/M = {256.0 / key.FilterMeanLength:0.00}): magnitude pruning {Survives(w.Ber)}.");
+            notes.Insert(1, $"conv3 (M = {w.Key.FilterMeanLength}, T/M = {(double)w.Key.Bits / w.Key.FilterMeanLength:0.00} as in the paper's conv2; the cpu preset's conv2 has T/M = {(double)key.Bits / key.FilterMeanLength:0.00}): magnitude pruning {Survives(w.Ber)}.");
         }
 
         return new ExperimentResult("pruning", "Fig. 5 and 6: pruning the host layer", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, runs, ["pruning-fig5-embedding-loss.png", "pruning-fig5-ber.png", "pruning-fig6-histograms.png"], notes);
@@ -202,8 +197,8 @@ internal static class Robustness
         var notes = new List<string>
         {
             "Paper: BER 0 after fine-tuning in both cases; E_R rises slightly but stays low.",
-            $"CIFAR-10 → CIFAR-10: {Change(marked, same)}; fine-tuning {Drift(runner, marked, same, key)}.",
-            $"Caltech-101 → CIFAR-10 (new classifier head): {Change(caltechMarked, other)}; fine-tuning {Drift(runner, caltechMarked, other, runner.KeyFor(caltechMarked.Spec))}.",
+            $"CIFAR-10 → CIFAR-10: {Change(marked, same)}; fine-tuning {Drift(runner, marked, same)}.",
+            $"Caltech-101 → CIFAR-10 (new classifier head): {Change(caltechMarked, other)}; fine-tuning {Drift(runner, caltechMarked, other)}.",
             "E_R is a sum of binary cross-entropies over the bits: it can rise a lot while every y = σ(Xw) stays on its side of ½, so every bit keeps its value; BER and p decide presence.",
         };
         var memory = string.Concat(new[] { caltechMarked, other }.Select(Report.Memory)).Trim();
@@ -216,14 +211,19 @@ internal static class Robustness
     }
 
     // "moved w by r× its length (cosine c)": how far a later training moved the host's filter mean.
-    private static string Drift(Runner runner, RunResult before, RunResult after, WatermarkKey key)
+    private static string Drift(Runner runner, RunResult before, RunResult after)
     {
-        using var first = runner.Load(before.Spec.Name, before.Spec.Dataset == "caltech101" ? 101 : 10);
-        using var second = runner.Load(after.Spec.Name);
+        using var model = runner.Load(after.Spec);
+        return Drift(runner, before, model, runner.KeyFor(before.Spec));
+    }
+
+    private static string Drift(Runner runner, RunResult before, torch.nn.Module after, WatermarkKey key)
+    {
+        using var first = runner.Load(before.Spec);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var w0 = Runner.Host(first, key.Parameter).FilterMean();
-        var w1 = Runner.Host(second, key.Parameter).FilterMean();
+        var w1 = Runner.Host(after, key.Parameter).FilterMean();
         var moved = (w1 - w0).norm().ToDouble() / w0.norm().ToDouble();
         var cosine = ((w0 * w1).sum() / (w0.norm() * w1.norm())).ToDouble();
         return $"moved the filter mean w by {moved:0.00}× its length (cosine between w before and after: {cosine:0.00})";
@@ -242,9 +242,9 @@ internal static class Robustness
             var original = runner.Get(Marked(s, group));
             var key = runner.KeyFor(original.Spec);
             var attack = runner.Get(new RunSpec($"{original.Spec.Name}-overwrite", s + 30, "cifar10", Embed: true, KeyKind.Random, group, StartFrom: original.Spec.Name, KeySeed: s + 1000));
-            using var model = runner.Load(attack.Spec.Name);
+            using var model = runner.Load(attack.Spec);
             var m = Runner.Measure(model, key);
-            notes.Add($"conv{group} (M = {key.FilterMeanLength}, T = 256 + 256): overwriting {Drift(runner, original, attack, key)}; the first mark's BER went {original.BitErrorRate:0.000} → {m.Slot.BitErrorRate:0.000}.");
+            notes.Add($"conv{group} (M = {key.FilterMeanLength}, T = 256 + 256): overwriting {Drift(runner, original, model, key)}; the first mark's BER went {original.BitErrorRate:0.000} → {m.Slot.BitErrorRate:0.000}.");
 
             rows.Add(Report.RowOf($"conv{group}: first mark after training", original, null));
             rows.Add(RowOf($"conv{group}: first mark after overwriting (paper BER {paper[group]:0.000})", attack.Spec.Name, attack.TestError, null, m, attack.WallSeconds / 60));

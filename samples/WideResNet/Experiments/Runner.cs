@@ -101,6 +101,9 @@ internal sealed class Runner(Settings settings)
 
     public string Folder(string name) => Path.Combine(settings.RunsFolder, name);
 
+    /// <summary>The finished run <paramref name="spec"/>'s network, with its dataset's classifier head.</summary>
+    public Model.WideResNet Load(RunSpec spec) => Load(spec.Name, spec.Dataset == "caltech101" ? 101 : 10);
+
     public Model.WideResNet Load(string name, int classes = 10)
     {
         var model = new Model.WideResNet(settings.Preset.Depth, settings.Preset.Widen, classes);
@@ -167,8 +170,7 @@ internal sealed class Runner(Settings settings)
         var situation = spec.Teacher is not null ? "distill" : spec.StartFrom is not null ? "fine-tune" : "train";
         Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in conv{spec.Group}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
         var clock = Stopwatch.StartNew();
-        var epochs = Epochs(spec);
-        var options = settings.Preset.Options(spec.Seed, epochs == settings.Preset.Epochs ? null : epochs) with { HostWeightDecay = spec.HostWeightDecay };
+        var options = settings.Preset.Options(spec.Seed, Epochs(spec)) with { HostWeightDecay = spec.HostWeightDecay };
         var device = settings.Device == "cuda" ? CUDA : CPU;
         if (device.type == DeviceType.CUDA && !cuda.is_available())
         {

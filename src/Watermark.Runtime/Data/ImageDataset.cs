@@ -79,8 +79,9 @@ public sealed class ImageDataset
         // Raw record files say how many images they hold: the buffer is allocated once, at its final
         // size, and becomes the dataset without a copy (CIFAR-10's 150 MB would otherwise leave ~400 MB
         // of doubled and copied buffers behind on the large-object heap).
-        var expected = files.All(f => File.Exists(f) && !f.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) && new FileInfo(f).Length % RecordBytes == 0)
-            ? files.Sum(f => new FileInfo(f).Length / RecordBytes)
+        var sizes = files.Select(f => new FileInfo(f)).ToList();
+        var expected = sizes.All(f => f.Exists && !f.Name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) && f.Length % RecordBytes == 0)
+            ? sizes.Sum(f => f.Length / RecordBytes)
             : 0;
         var pixelBuffer = new MemoryStream(checked((int)(expected * ImageBytes)));
         var labelBuffer = new List<byte>();
