@@ -76,7 +76,8 @@ internal static class Experiment
         }
     }
 
-    private static RunSpec None(ulong seed) => new($"cifar-none-s{seed}", seed, "cifar10", Embed: false);
+    /// <summary>The unmarked CIFAR-10 run of <paramref name="seed"/> (Table 4's "not embedded").</summary>
+    internal static RunSpec None(ulong seed) => new($"cifar-none-s{seed}", seed, "cifar10", Embed: false);
 
     private static RunSpec Marked(ulong seed, KeyKind kind) => new($"cifar-{kind.ToString().ToLowerInvariant()}-s{seed}", seed, "cifar10", Embed: true, kind);
 
