@@ -9,17 +9,18 @@ using Watermark.Formats;
 namespace Watermark.Cli;
 
 /// <summary>
-/// <c>watermark attack prune|quantize|noise</c>: writes a copy of a model with one weight attacked, in
+/// <c>watermark attack prune|quantize|noise|permute|rescale</c>: writes a copy of a model with one weight attacked, in
 /// the input's format and otherwise byte for byte the same, so owners can test how robust their mark is.
 /// </summary>
 internal static class AttackVerb
 {
-    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise or permute.")
+    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise, permute or rescale.")
     {
         Prune(console),
         Quantize(console),
         Noise(console),
         Permute(console),
+        Rescale(console),
     };
 
     private static Command Prune(CliConsole console)
@@ -106,18 +107,8 @@ internal static class AttackVerb
         var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
         var format = WatermarkCommand.FormatOption();
         var param = ParamOption("The weight whose channels are reordered, e.g. conv1.weight.");
-        var axis = new Option<int>("--axis")
-        {
-            Description = "The axis to reorder: 0 = output channels (filters), 1 = input channels.",
-            HelpName = "0|1",
-            DefaultValueFactory = _ => 0,
-        };
-        var also = new Option<string[]>("--also")
-        {
-            Description = "Another tensor to reorder with the same permutation, as NAME:AXIS (e.g. conv1.bias:0, conv2.weight:1), so the network computes the same function.",
-            HelpName = "NAME:AXIS",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
+        var axis = AxisOption("The axis to reorder: 0 = output channels (filters), 1 = input channels.", 0);
+        var also = CompanionOption("--also", "Another tensor to reorder with the same permutation, as NAME:AXIS (e.g. conv1.bias:0, conv2.weight:1), so the network computes the same function.");
         var seed = SeedOption();
         var output = OutputOption();
         var command = new Command(
@@ -131,31 +122,8 @@ internal static class AttackVerb
         {
             var file = WatermarkCommand.OpenModel(parsed, model, format);
             var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
-            foreach (var item in parsed.GetValue(also) ?? [])
-            {
-                var colon = item.LastIndexOf(':');
-                if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var itemAxis))
-                {
-                    throw new UsageException($"--also '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
-                }
-
-                targets.Add((file.Find(item[..colon]), itemAxis));
-            }
-
-            var first = targets[0];
-            if (first.Axis < 0 || first.Axis >= first.Entry.Shape.Length)
-            {
-                throw new UsageException($"--axis {first.Axis} does not exist in '{first.Entry.Name}' of shape {Capacity.ShapeText(first.Entry.Shape)}.");
-            }
-
-            var channels = first.Entry.Shape[first.Axis];
-            foreach (var (entry, itemAxis) in targets)
-            {
-                if (itemAxis < 0 || itemAxis >= entry.Shape.Length || entry.Shape[itemAxis] != channels)
-                {
-                    throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {itemAxis} of {channels} channels to reorder with '{first.Entry.Name}'.");
-                }
-            }
+            targets.AddRange(Companions(file, parsed.GetValue(also), "--also"));
+            var channels = CheckChannels(targets, "reorder");
 
             var permutation = ChannelPermutation.Random((int)channels, parsed.GetValue(seed));
             var replaced = targets.Select(t => (t.Entry, ChannelPermutation.Apply(file.ReadFloat32(t.Entry), t.Entry.Shape, t.Axis, permutation))).ToList();
@@ -166,6 +134,105 @@ internal static class AttackVerb
         });
         return command;
     }
+
+    private static Command Rescale(CliConsole console)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var format = WatermarkCommand.FormatOption();
+        var param = ParamOption("The weight whose channels are multiplied by α_d, e.g. the host's conv2.weight.");
+        var axis = AxisOption("The axis of --param to scale: 1 = input channels (the host's, default), 0 = output channels.", 1);
+        var divide = CompanionOption("--divide", "A tensor whose channels are divided by the same α_d, as NAME:AXIS: what produces those channels in front of the ReLU, e.g. bn2.weight:0 and bn2.bias:0 (or conv1.weight:0 and conv1.bias:0 without a batch norm).");
+        var range = new Option<double>("--range")
+        {
+            Description = "The factors are log-uniform in [1/R, R]: 2 is a mild rescaling, 20 a wild one.",
+            HelpName = "R",
+            DefaultValueFactory = _ => 2,
+        };
+        var seed = SeedOption();
+        var output = OutputOption();
+        var command = new Command(
+            "rescale",
+            "Multiplies the channels of one weight by random positive factors α_d and divides the tensors named by --divide by them. " +
+            "Since ReLU(x/α) = ReLU(x)/α, doing this across a ReLU keeps the network's function.")
+        {
+            model, format, param, axis, divide, range, seed, output,
+        };
+        command.SetGuardedAction(console, parsed =>
+        {
+            var r = parsed.GetValue(range);
+            if (!(r >= 1 && double.IsFinite(r)))
+            {
+                throw new UsageException($"--range must be a finite number ≥ 1 (the factors lie in [1/R, R], e.g. 2); {r.ToString(CultureInfo.InvariantCulture)} was given.");
+            }
+
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
+            targets.AddRange(Companions(file, parsed.GetValue(divide), "--divide"));
+            var channels = CheckChannels(targets, "rescale");
+            var factors = ChannelScaling.Random((int)channels, r, parsed.GetValue(seed));
+            var replaced = targets.Select((t, i) =>
+            {
+                var values = file.ReadFloat32(t.Entry);
+                ChannelScaling.Apply(values, t.Entry.Shape, t.Axis, factors, divide: i > 0);
+                return (t.Entry, values);
+            }).ToList();
+            var path = parsed.GetValue(output)!;
+            file.WriteWithReplaced(path, replaced);
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rescaled {channels} channels by factors in [{factors.Min():0.###}, {factors.Max():0.###}]: multiplied '{targets[0].Entry.Name}' (axis {targets[0].Axis}){string.Concat(targets.Skip(1).Select(t => $", divided '{t.Entry.Name}' (axis {t.Axis})"))}; wrote {path} ({ModelFile.FormatName(file.Format)})"));
+            return ExitCodes.Present;
+        });
+        return command;
+    }
+
+    // The NAME:AXIS tensors of --also / --divide.
+    private static IEnumerable<(TensorEntry Entry, int Axis)> Companions(ModelFile file, string[]? items, string option)
+    {
+        foreach (var item in items ?? [])
+        {
+            var colon = item.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var axis))
+            {
+                throw new UsageException($"{option} '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
+            }
+
+            yield return (file.Find(item[..colon]), axis);
+        }
+    }
+
+    // The channel count every target shares on its axis (that of the first, --param's).
+    private static long CheckChannels(List<(TensorEntry Entry, int Axis)> targets, string verb)
+    {
+        var first = targets[0];
+        if (first.Axis < 0 || first.Axis >= first.Entry.Shape.Length)
+        {
+            throw new UsageException($"--axis {first.Axis} does not exist in '{first.Entry.Name}' of shape {Capacity.ShapeText(first.Entry.Shape)}.");
+        }
+
+        var channels = first.Entry.Shape[first.Axis];
+        foreach (var (entry, axis) in targets)
+        {
+            if (axis < 0 || axis >= entry.Shape.Length || entry.Shape[axis] != channels)
+            {
+                throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {axis} of {channels} channels to {verb} with '{first.Entry.Name}'.");
+            }
+        }
+
+        return channels;
+    }
+
+    private static Option<int> AxisOption(string description, int defaultAxis) => new("--axis")
+    {
+        Description = description,
+        HelpName = "0|1",
+        DefaultValueFactory = _ => defaultAxis,
+    };
+
+    private static Option<string[]> CompanionOption(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "NAME:AXIS",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
 
     private static Option<string> ParamOption(string description) => new("--param", "-p")
     {

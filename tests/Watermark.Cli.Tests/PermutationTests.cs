@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using Watermark.Attacks;
 using Watermark.Formats;
 using Xunit;
@@ -38,18 +37,7 @@ public class PermutationTests(TrainedModels models)
         Assert.True(run.Code == 0, run.ToString());
         Assert.Contains("reordered 16 channels", run.Out, StringComparison.Ordinal);
 
-        lock (SequentialTorch.Lock)
-        {
-            using var original = new TwoLayers();
-            using var attacked = new TwoLayers();
-            original.load(models.MarkedDat);
-            attacked.load(path);
-            torch.manual_seed(77);
-            using var input = torch.randn(2, 3, 8, 8);
-            using var expected = original.forward(input);
-            using var actual = attacked.forward(input);
-            Assert.True(expected.allclose(actual, rtol: 1e-4, atol: 1e-5), "the permuted network computes another function");
-        }
+        Assert.True(TwoLayers.ComputeTheSame(models.MarkedDat, path), "the permuted network computes another function");
 
         var verify = CliRunner.Run("verify", "--model", path, "--key", models.OwnerKey);
         Assert.True(verify.Code == ExitCodes.Absent, verify.ToString());

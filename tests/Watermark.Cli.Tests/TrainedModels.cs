@@ -26,6 +26,23 @@ internal sealed class TwoLayers : nn.Module<Tensor, Tensor>
     public Conv2d Host => conv2;
 
     public override Tensor forward(Tensor input) => conv2.forward(nn.functional.relu(conv1.forward(input)));
+
+    /// <summary>Whether the networks saved at <paramref name="original"/> and <paramref name="attacked"/> give the same outputs on random inputs.</summary>
+    public static bool ComputeTheSame(string original, string attacked)
+    {
+        lock (SequentialTorch.Lock)
+        {
+            using var before = new TwoLayers();
+            using var after = new TwoLayers();
+            before.load(original);
+            after.load(attacked);
+            torch.manual_seed(77);
+            using var input = torch.randn(2, 3, 8, 8);
+            using var expected = before.forward(input);
+            using var actual = after.forward(input);
+            return expected.allclose(actual, rtol: 1e-4, atol: 1e-5);
+        }
+    }
 }
 
 /// <summary>

@@ -31,39 +31,14 @@ public static class ChannelPermutation
     /// </summary>
     public static float[] Apply(ReadOnlySpan<float> values, IReadOnlyList<long> shape, int axis, IReadOnlyList<int> permutation)
     {
-        ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(permutation);
-        if (axis < 0 || axis >= shape.Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(axis), axis, $"A tensor of shape {Capacity.ShapeText(shape)} has no axis {axis}.");
-        }
-
-        if (shape[axis] != permutation.Count)
-        {
-            throw new ArgumentException($"Axis {axis} of shape {Capacity.ShapeText(shape)} has {shape[axis]} channels; the permutation has {permutation.Count}.", nameof(permutation));
-        }
-
-        long inner = 1;
-        for (var d = axis + 1; d < shape.Count; d++)
-        {
-            inner *= shape[d];
-        }
-
-        var outer = values.Length / (shape[axis] * inner);
-        if (outer * shape[axis] * inner != values.Length)
-        {
-            throw new ArgumentException($"A tensor of shape {Capacity.ShapeText(shape)} cannot hold {values.Length} values.", nameof(values));
-        }
-
+        var layout = ChannelAxis.Of(values.Length, shape, axis, permutation.Count, "permutation", nameof(permutation));
         var result = new float[values.Length];
-        var block = (int)inner;
-        var channels = (int)shape[axis];
-        for (long o = 0; o < outer; o++)
+        for (long o = 0; o < layout.Outer; o++)
         {
-            var baseIndex = (int)(o * channels * block);
-            for (var c = 0; c < channels; c++)
+            for (var c = 0; c < layout.Channels; c++)
             {
-                values.Slice(baseIndex + (permutation[c] * block), block).CopyTo(result.AsSpan(baseIndex + (c * block), block));
+                values.Slice(layout.Start(o, permutation[c]), layout.Inner).CopyTo(result.AsSpan(layout.Start(o, c), layout.Inner));
             }
         }
 

@@ -1,0 +1,72 @@
+using System;
+using System.Linq;
+using System.Text.Json;
+using Watermark.Attacks;
+using Watermark.Formats;
+using Xunit;
+
+namespace Watermark.Cli.Tests;
+
+[Collection(TrainedModelsGroup.Name)]
+public class RescaleTests(TrainedModels models)
+{
+    [Fact]
+    public void ApplyScalesTheChosenAxis()
+    {
+        float[] w = [1, 2, 3, 10, 20, 30];
+        ChannelScaling.Apply(w, [2, 3], 0, [2f, 0.5f]);
+        Assert.Equal([2f, 4, 6, 5, 10, 15], w);
+        ChannelScaling.Apply(w, [2, 3], 1, [2f, 4f, 0.5f], divide: true);
+        Assert.Equal([1f, 1, 12, 2.5f, 2.5f, 30], w);
+        Assert.Throws<ArgumentException>(() => ChannelScaling.Apply(w, [2, 3], 1, [1f, 2f]));
+        Assert.Throws<ArgumentException>(() => ChannelScaling.Apply(w, [2, 3], 0, [1f, -2f]));
+    }
+
+    [Fact]
+    public void FactorsAreLogUniformInTheRangeAndRepeatFromTheSeed()
+    {
+        var factors = ChannelScaling.Random(10_000, 20, seed: 3);
+        Assert.All(factors, f => Assert.InRange(f, 1 / 20f, 20f));
+        Assert.InRange(factors.Average(f => Math.Log(f)), -0.05, 0.05);
+        Assert.InRange(factors.Count(f => f > 1), 4_800, 5_200);
+        Assert.Equal(factors, ChannelScaling.Random(10_000, 20, seed: 3));
+        Assert.NotEqual(factors, ChannelScaling.Random(10_000, 20, seed: 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ChannelScaling.Random(4, 0.5, seed: 3));
+    }
+
+    [Fact]
+    public void RescalingTheHostsInputChannelsKeepsTheFunctionAndMovesTheMark()
+    {
+        // conv1's outputs divided by α_d before the ReLU, conv2's input channels multiplied by α_d after it.
+        var path = models.PathOf($"rescaled-{Guid.NewGuid():N}.dat");
+        var run = CliRunner.Run("attack", "rescale", "--model", models.MarkedDat, "--param", "conv2.weight", "--divide", "conv1.weight:0", "--divide", "conv1.bias:0", "--range", "20", "--seed", "5", "--out", path);
+        Assert.True(run.Code == 0, run.ToString());
+        Assert.Contains("rescaled 16 channels by factors in [0.", run.Out, StringComparison.Ordinal);
+        Assert.Contains("divided 'conv1.bias' (axis 0)", run.Out, StringComparison.Ordinal);
+
+        Assert.True(TwoLayers.ComputeTheSame(models.MarkedDat, path), "the rescaled network computes another function");
+
+        var host = ModelFile.Open(path);
+        Assert.NotEqual(models.MarkedHost, host.ReadFloat32(host.Find("conv2.weight")));
+        var verify = CliRunner.Run("verify", "--model", path, "--key", models.OwnerKey, "--json");
+        var ber = JsonDocument.Parse(verify.Out).RootElement.GetProperty("ber").GetDouble();
+        Assert.True(ber > 0, verify.ToString());
+    }
+
+    [Fact]
+    public void ARangeBelowOneIsRefused()
+    {
+        var run = CliRunner.Run("attack", "rescale", "--model", models.MarkedDat, "--param", "conv2.weight", "--range", "0.5", "--out", models.PathOf("never-rescaled.dat"));
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        Assert.Contains("--range must be a finite number ≥ 1", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ATensorWithoutTheHostsChannelsIsRefused()
+    {
+        var run = CliRunner.Run("attack", "rescale", "--model", models.MarkedDat, "--param", "conv2.weight", "--divide", "conv1.weight:1", "--out", models.PathOf("never-rescaled.dat"));
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        Assert.Contains("'conv1.weight' of shape [16, 3, 3, 3] has no axis 1 of 16 channels to rescale with 'conv2.weight'", run.Err, StringComparison.Ordinal);
+        Assert.False(System.IO.File.Exists(models.PathOf("never-rescaled.dat")));
+    }
+}
