@@ -62,6 +62,70 @@ internal static class KeyAnalysis
         return wrong;
     }
 
+    /// <summary>
+    /// The orthogonal projection of <paramref name="w"/> onto the row space of the key's X: the only
+    /// directions λ·E_R's gradient Xᵀ(σ(Xw) − b) can move w in. Solves (XXᵀ)a = Xw by Cholesky and
+    /// returns Xᵀa (a relative ridge of 1e-9 keeps XXᵀ invertible when T ≥ M).
+    /// </summary>
+    public static double[] OntoRows(WatermarkKey key, double[] w)
+    {
+        var x = key.ProjectionMatrix().Span;
+        int t = key.Bits, m = key.FilterMeanLength;
+        var l = new double[t, t];
+        for (var i = 0; i < t; i++)
+        {
+            for (var j = 0; j <= i; j++)
+            {
+                double dot = 0;
+                for (var k = 0; k < m; k++)
+                {
+                    dot += x[(i * m) + k] * (double)x[(j * m) + k];
+                }
+
+                var sum = i == j ? dot * (1 + 1e-9) : dot;
+                for (var k = 0; k < j; k++)
+                {
+                    sum -= l[i, k] * l[j, k];
+                }
+
+                l[i, j] = i == j ? Math.Sqrt(sum) : sum / l[j, j];
+            }
+        }
+
+        var a = new double[t];
+        Project(x, w, a, t, m);
+        for (var i = 0; i < t; i++)
+        {
+            for (var k = 0; k < i; k++)
+            {
+                a[i] -= l[i, k] * a[k];
+            }
+
+            a[i] /= l[i, i];
+        }
+
+        for (var i = t - 1; i >= 0; i--)
+        {
+            for (var k = i + 1; k < t; k++)
+            {
+                a[i] -= l[k, i] * a[k];
+            }
+
+            a[i] /= l[i, i];
+        }
+
+        var projection = new double[m];
+        for (var j = 0; j < t; j++)
+        {
+            for (var i = 0; i < m; i++)
+            {
+                projection[i] += a[j] * x[(j * m) + i];
+            }
+        }
+
+        return projection;
+    }
+
     private static void Project(ReadOnlySpan<float> x, double[] w, double[] z, int t, int m)
     {
         for (var j = 0; j < t; j++)

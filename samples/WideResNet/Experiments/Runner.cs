@@ -73,6 +73,8 @@ internal sealed class Runner(Settings settings)
         return settings.Limit is { } n ? (data.Train.Take(n), data.Test.Take(n)) : data;
     }
 
+    public ImageDataset CifarTrain => Data("cifar10").Train;
+
     public ImageDataset CifarTest => Data("cifar10").Test;
 
     /// <summary>
