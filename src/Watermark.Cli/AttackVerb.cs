@@ -9,8 +9,9 @@ using Watermark.Formats;
 namespace Watermark.Cli;
 
 /// <summary>
-/// <c>watermark attack prune|quantize|noise|permute|rescale</c>: writes a copy of a model with one weight attacked, in
-/// the input's format and otherwise byte for byte the same, so owners can test how robust their mark is.
+/// <c>watermark attack prune|quantize|noise|permute|rescale</c>: writes a copy of a model with one weight attacked
+/// (or, for permute and rescale, the tensors a function-preserving transform must change together), in the
+/// input's format and otherwise byte for byte the same, so owners can test how robust their mark is.
 /// </summary>
 internal static class AttackVerb
 {
@@ -163,6 +164,11 @@ internal static class AttackVerb
             if (!(r >= 1 && double.IsFinite(r)))
             {
                 throw new UsageException($"--range must be a finite number ≥ 1 (the factors lie in [1/R, R], e.g. 2); {r.ToString(CultureInfo.InvariantCulture)} was given.");
+            }
+
+            if (parsed.GetValue(divide) is not { Length: > 0 })
+            {
+                throw new UsageException("rescale needs at least one --divide NAME:AXIS (what feeds the ReLU in front of --param's channels, e.g. bn2.weight:0 and bn2.bias:0); without it the network's function changes too.");
             }
 
             var file = WatermarkCommand.OpenModel(parsed, model, format);

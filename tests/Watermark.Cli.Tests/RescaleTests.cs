@@ -54,9 +54,17 @@ public class RescaleTests(TrainedModels models)
     }
 
     [Fact]
+    public void RescalingWithoutDividingAnythingIsRefused()
+    {
+        var run = CliRunner.Run("attack", "rescale", "--model", models.MarkedDat, "--param", "conv2.weight", "--out", models.PathOf("never-rescaled.dat"));
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        Assert.Contains("rescale needs at least one --divide NAME:AXIS", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ARangeBelowOneIsRefused()
     {
-        var run = CliRunner.Run("attack", "rescale", "--model", models.MarkedDat, "--param", "conv2.weight", "--range", "0.5", "--out", models.PathOf("never-rescaled.dat"));
+        var run = CliRunner.Run("attack", "rescale", "--model", models.MarkedDat, "--param", "conv2.weight", "--divide", "conv1.bias:0", "--range", "0.5", "--out", models.PathOf("never-rescaled.dat"));
         Assert.Equal(ExitCodes.Unusable, run.Code);
         Assert.Contains("--range must be a finite number ≥ 1", run.Err, StringComparison.Ordinal);
     }

@@ -21,7 +21,8 @@ public sealed class ReportTests
             }
 
             var report = Report.WriteReport(copy);
-            Assert.Equal(File.ReadAllText(Path.Combine(results, "REPORT.md")), File.ReadAllText(report));
+            static string Text(string path) => File.ReadAllText(path).ReplaceLineEndings("\n");
+            Assert.Equal(Text(Path.Combine(results, "REPORT.md")), Text(report));
         }
         finally
         {

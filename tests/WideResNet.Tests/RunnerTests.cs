@@ -44,8 +44,9 @@ public sealed class RunnerTests : IDisposable
             Assert.Equal(first.BitErrorRate, Runner.Measure(model, runner.KeyFor(Marked)).Slot.BitErrorRate);
         }
 
-
-        var written = File.GetLastWriteTimeUtc(Path.Combine(folder, "run.json"));
+        // Set back an hour, so that a run.json written again now cannot carry the same time.
+        var written = DateTime.UtcNow.AddHours(-1);
+        File.SetLastWriteTimeUtc(Path.Combine(folder, "run.json"), written);
         var again = runner.Get(Marked);
         Assert.Equal(written, File.GetLastWriteTimeUtc(Path.Combine(folder, "run.json")));
         Assert.Equal(first.TestError, again.TestError);
@@ -57,7 +58,8 @@ public sealed class RunnerTests : IDisposable
     {
         runner.Get(Marked);
         var run = Path.Combine(runner.Folder(Marked.Name), "run.json");
-        var written = File.GetLastWriteTimeUtc(run);
+        var written = DateTime.UtcNow.AddHours(-1);
+        File.SetLastWriteTimeUtc(run, written);
         var stronger = runner.Get(Marked with { Strength = 0.1 });
         Assert.Equal(0.1, stronger.Spec.Strength);
         Assert.NotEqual(written, File.GetLastWriteTimeUtc(run));
@@ -71,7 +73,9 @@ public sealed class RunnerTests : IDisposable
         runner.Get(source);
         runner.Get(tuned);
         var run = Path.Combine(runner.Folder("tuned"), "run.json");
-        var written = File.GetLastWriteTimeUtc(run);
+        var written = DateTime.UtcNow.AddHours(-1);
+        File.SetLastWriteTimeUtc(run, written);
+        File.SetLastWriteTimeUtc(Path.Combine(runner.Folder("source"), "model.dat"), written.AddMinutes(-1));
 
         runner.Get(tuned);
         Assert.Equal(written, File.GetLastWriteTimeUtc(run));

@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using System.Linq;
 using WideResNet.Experiments;
 using Xunit;
@@ -12,8 +13,8 @@ public sealed class SettingsTests
     {
         var full = Settings.Parse(["--out", "r"]);
         var small = Settings.Parse(["--out", "r", "--epochs", "2", "--limit", "500", "--preset", "paper"]);
-        Assert.EndsWith("/runs/cpu", full.RunsFolder, StringComparison.Ordinal);
-        Assert.EndsWith("/runs/paper-e2-n500", small.RunsFolder, StringComparison.Ordinal);
+        Assert.EndsWith(Path.Combine("runs", "cpu"), full.RunsFolder, StringComparison.Ordinal);
+        Assert.EndsWith(Path.Combine("runs", "paper-e2-n500"), small.RunsFolder, StringComparison.Ordinal);
         Assert.Equal(10, full.Preset.EpochsOn("cifar10", full.Epochs));
         Assert.Equal(160, full.Preset.EpochsOn("caltech101", full.Epochs));
         Assert.Equal(2, small.Preset.EpochsOn("caltech101", small.Epochs));

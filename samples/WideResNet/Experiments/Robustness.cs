@@ -169,9 +169,9 @@ internal static class Robustness
         // channel order); it shows that the filter mean ignores the order of the host's filters.
         Try("permute conv2's filters alone (breaks the residual sum: mark survives, network does not)", m => FunctionPreserving.PermuteChannels(m, [("g2.block0.conv2.weight", 0)], ChannelPermutation.Random(width, 1)));
         Try("permute conv2's input channels (with conv1, bn2)", m => FunctionPreserving.PermuteChannels(m, channels, ChannelPermutation.Random(width, 1)));
-        var random = new Random(1);
-        var mild = Enumerable.Range(0, width).Select(_ => (float)Math.Exp((random.NextDouble() * 2 - 1) * Math.Log(2))).ToArray();
-        var wild = Enumerable.Range(0, width).Select(_ => (float)Math.Exp((random.NextDouble() * 2 - 1) * Math.Log(20))).ToArray();
+        // The factors of `watermark attack rescale --range R --seed 1`.
+        var mild = ChannelScaling.Random(width, 2, seed: 1);
+        var wild = ChannelScaling.Random(width, 20, seed: 1);
         Try("rescale conv2's input channels by factors in [1/2, 2] (through bn2)", m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", mild));
         Try("rescale conv2's input channels by factors in [1/20, 20] (through bn2)", m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", wild));
         var notes = new List<string>
@@ -269,7 +269,7 @@ internal static class Robustness
         }
 
         string Bers(bool decayed) => string.Join(" / ", bers.Where(b => b.Decayed == decayed).Select(b => $"{b.Ber:0.000}"));
-        notes.Add($"The first mark's BER in conv2 / conv3 / conv4 after overwriting: {Bers(true)} with the preset's weight decay on the host, {Bers(false)} without it (the authors' code has none); paper: 0.309 / 0.086 / 0.004 at twice our M. The second regularizer moves w only inside the row space of its key X₂ (its gradient is X₂ᵀ(σ(X₂w) − 1)); outside it, the first mark's part of w is held by no loss, so weight decay shrinks it — SGD with momentum μ by exp(−wd·Σ lr / (1 − μ)) = {Shrinkage(options, steps):0.00}× over these {options.Epochs} epochs — while the second mark is trained to full strength, and the first mark's projections X₁w are left to the second mark's part.");
+        notes.Add($"The first mark's BER in conv2 / conv3 / conv4 after overwriting: {Bers(true)} with the preset's weight decay on the host, {Bers(false)} without it (the authors' code has none); paper: 0.309 / 0.086 / 0.004 at twice our M. The second regularizer moves w only inside the row space of its key X₂ (its gradient is X₂ᵀ(σ(X₂w) − 1)); outside it, no regularizer term holds the first mark's part of w (and the task loss little: the part kept, above, is close to what weight decay alone leaves), so weight decay shrinks it — SGD with momentum μ by exp(−wd·Σ lr / (1 − μ)) = {Shrinkage(options, steps):0.00}× over these {options.Epochs} epochs — while the second mark is trained to full strength, and the first mark's projections X₁w are left to the second mark's part.");
         return new ExperimentResult("overwrite", "§5.1: overwriting a mark with a second 256-bit mark in the same layer", runner.Settings.Preset.Name, runs[0].Network, s, command, DateTimeOffset.UtcNow, rows, runs, [], notes);
     }
 
@@ -344,6 +344,8 @@ internal static class Robustness
         {
             notes.Add($"With T ≥ M the projection is over-determined (method.md §6): {string.Join(", ", over.Select(r => $"conv{r.Spec.Group} {r.Spec.Bits} bits: BER {r.BitErrorRate:0.000}, E_R {r.EmbeddingLoss:0.##}, test error {Points(r)} points"))}.");
         }
+
+        runs.Add(none);
 
         return new ExperimentResult("table6", "Table 6: capacity — test error and E_R for 256 to 2,048 bits in conv2/3/4", runner.Settings.Preset.Name, runs[0].Network, s, command, DateTimeOffset.UtcNow, rows, runs, [], notes);
     }

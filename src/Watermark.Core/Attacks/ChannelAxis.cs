@@ -6,8 +6,8 @@ namespace Watermark.Attacks;
 /// <summary>A row-major tensor seen along one axis: <c>Outer</c> blocks of <c>Channels</c> runs of <c>Inner</c> values each.</summary>
 internal readonly record struct ChannelAxis(long Outer, int Channels, int Inner)
 {
-    /// <summary>The layout of <paramref name="length"/> values of <paramref name="shape"/> along <paramref name="axis"/>, which must hold <paramref name="channels"/> channels (one per entry of <paramref name="parameter"/>, the caller's argument).</summary>
-    public static ChannelAxis Of(int length, IReadOnlyList<long> shape, int axis, int channels, string what, string parameter)
+    /// <summary>The layout of <paramref name="length"/> values of <paramref name="shape"/> along <paramref name="axis"/>, which must hold <paramref name="channels"/> channels (one per entry of <paramref name="parameter"/>, the caller's argument; <paramref name="valuesParameter"/> names the caller's tensor argument).</summary>
+    public static ChannelAxis Of(int length, IReadOnlyList<long> shape, int axis, int channels, string what, string parameter, string valuesParameter = "values")
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (axis < 0 || axis >= shape.Count)
@@ -20,16 +20,22 @@ internal readonly record struct ChannelAxis(long Outer, int Channels, int Inner)
             throw new ArgumentException($"Axis {axis} of shape {Capacity.ShapeText(shape)} has {shape[axis]} channels; the {what} has {channels}.", parameter);
         }
 
-        long inner = 1;
-        for (var d = axis + 1; d < shape.Count; d++)
+        long outer = 1, inner = 1;
+        for (var d = 0; d < shape.Count; d++)
         {
-            inner *= shape[d];
+            if (d < axis)
+            {
+                outer *= shape[d];
+            }
+            else if (d > axis)
+            {
+                inner *= shape[d];
+            }
         }
 
-        var outer = length / (shape[axis] * inner);
-        if (outer * shape[axis] * inner != length)
+        if (outer * channels * inner != length)
         {
-            throw new ArgumentException($"A tensor of shape {Capacity.ShapeText(shape)} cannot hold {length} values.", nameof(length));
+            throw new ArgumentException($"A tensor of shape {Capacity.ShapeText(shape)} holds {outer * channels * inner} values, not {length}.", valuesParameter);
         }
 
         return new ChannelAxis(outer, channels, (int)inner);
