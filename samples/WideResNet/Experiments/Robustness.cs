@@ -245,7 +245,7 @@ internal static class Robustness
         var notes = new List<string>();
         var options = runner.Settings.Preset.Options(s, runner.Epochs(Marked(s)));
         var steps = (int)Math.Ceiling((double)runner.CifarTrain.Count / options.BatchSize);
-        var bers = new List<(int Group, bool Decayed, double Ber)>();
+        var bers = new List<(int Group, bool Decayed, double Ber, double Kept, double Inside)>();
         foreach (var group in new[] { 2, 3, 4 })
         {
             var original = runner.Get(Marked(s, group));
@@ -260,8 +260,9 @@ internal static class Robustness
                 using var model = runner.Load(attack.Spec);
                 var m = Runner.Measure(model, key);
                 var decay = options with { HostWeightDecay = hostDecay };
-                notes.Add($"conv{group} (M = {key.FilterMeanLength}, T = 256 + 256{label}): overwriting {Drift(runner, original, model, key)}; {Split(runner, original, model, key, runner.KeyFor(attack.Spec))} (weight decay alone would leave {Shrinkage(decay, steps):0.00}×); the first mark's BER went {original.BitErrorRate:0.000} → {m.Slot.BitErrorRate:0.000}.");
-                bers.Add((group, hostDecay is null, m.Slot.BitErrorRate));
+                var split = Split(runner, original, model, key, runner.KeyFor(attack.Spec));
+                notes.Add($"conv{group} (M = {key.FilterMeanLength}, T = 256 + 256{label}): overwriting {Drift(runner, original, model, key)}; {split.Text} (weight decay alone would leave {Shrinkage(decay, steps):0.00}×); the first mark's BER went {original.BitErrorRate:0.000} → {m.Slot.BitErrorRate:0.000}.");
+                bers.Add((group, hostDecay is null, m.Slot.BitErrorRate, split.Kept, split.Inside));
                 rows.Add(RowOf($"conv{group}: first mark after overwriting{label} (paper BER {paper[group]:0.000})", attack.Spec.Name, attack.TestError, null, m, attack.WallSeconds / 60));
                 rows.Add(Report.RowOf($"conv{group}: the overwriting mark{label}", attack, null));
                 runs.Add(attack);
@@ -269,13 +270,20 @@ internal static class Robustness
         }
 
         string Bers(bool decayed) => string.Join(" / ", bers.Where(b => b.Decayed == decayed).Select(b => $"{b.Ber:0.000}"));
-        notes.Add($"The first mark's BER in conv2 / conv3 / conv4 after overwriting: {Bers(true)} with the preset's weight decay on the host, {Bers(false)} without it (the authors' code has none); paper: 0.309 / 0.086 / 0.004 at twice our M. The second regularizer moves w only inside the row space of its key X₂ (its gradient is X₂ᵀ(σ(X₂w) − 1)); outside it, no regularizer term holds the first mark's part of w (and the task loss little: the part kept, above, is close to what weight decay alone leaves), so weight decay shrinks it — SGD with momentum μ by exp(−wd·Σ lr / (1 − μ)) = {Shrinkage(options, steps):0.00}× over these {options.Epochs} epochs — while the second mark is trained to full strength, and the first mark's projections X₁w are left to the second mark's part.");
+        string Range(bool decayed, Func<(int, bool, double, double Kept, double Inside), double> value)
+        {
+            var v = bers.Where(b => b.Decayed == decayed).Select(b => value(b)).ToArray();
+            return $"{v.Min():0.00}–{v.Max():0.00}×";
+        }
+
+        notes.Add($"The first mark's BER in conv2 / conv3 / conv4 after overwriting: {Bers(true)} with the preset's weight decay on the host, {Bers(false)} without it (the authors' code has none); paper: 0.309 / 0.086 / 0.004 at twice our M (its conv2 and conv3 have the M of our conv3 and conv4).");
+        notes.Add($"Why the first mark goes: the second regularizer moves w only inside the row space of its key X₂ (its gradient is X₂ᵀ(σ(X₂w) − 1)). Outside it no regularizer term holds the first mark's part of w, and the task loss little: with weight decay that part shrinks to {Range(true, b => b.Kept)} of its length, what SGD with momentum μ leaves by weight decay alone (exp(−wd·Σ lr / (1 − μ)) = {Shrinkage(options, steps):0.00}× over these {options.Epochs} epochs), while the part inside X₂'s rows grows to {Range(true, b => b.Inside)} the old |w|. Without weight decay the old part stays ({Range(false, b => b.Kept)}), but the second mark's part grows larger still ({Range(false, b => b.Inside)} the old |w|), so the first mark's projections X₁w keep more of their signs — the more, the larger M is against the 2 × 256 rows — yet not all.");
         return new ExperimentResult("overwrite", "§5.1: overwriting a mark with a second 256-bit mark in the same layer", runner.Settings.Preset.Name, runs[0].Network, s, command, DateTimeOffset.UtcNow, rows, runs, [], notes);
     }
 
     // How the overwritten filter mean w₁ splits against the original w₀: outside the second key's row space
     // (where λ·E_R₂ cannot act) the fraction of w₀'s part that is left; inside it, the second mark's size.
-    private static string Split(Runner runner, RunResult before, torch.nn.Module after, WatermarkKey first, WatermarkKey second)
+    private static (string Text, double Kept, double Inside) Split(Runner runner, RunResult before, torch.nn.Module after, WatermarkKey first, WatermarkKey second)
     {
         double[] Mean(torch.nn.Module model)
         {
@@ -293,7 +301,8 @@ internal static class Robustness
         var out1 = w1.Select((v, i) => v - in1[i]).ToArray();
         static double Dot(double[] a, double[] b) => a.Select((v, i) => v * b[i]).Sum();
         var kept = Dot(out1, out0) / Dot(out0, out0);
-        return $"outside the second key's row space w kept {kept:0.00}× of its old part, and its part inside that space (where the second mark is trained) is {Math.Sqrt(Dot(in1, in1) / Dot(w0, w0)):0.00}× as long as the old w";
+        var inside = Math.Sqrt(Dot(in1, in1) / Dot(w0, w0));
+        return ($"outside the second key's row space w kept {kept:0.00}× of its old part, and its part inside that space (where the second mark is trained) is {inside:0.00}× as long as the old w", kept, inside);
     }
 
     // exp(−wd·Σ_steps lr / (1 − μ)): what SGD with momentum μ leaves of a weight direction that only weight decay acts on.
