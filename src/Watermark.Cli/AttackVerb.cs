@@ -121,11 +121,7 @@ internal static class AttackVerb
         };
         command.SetGuardedAction(console, parsed =>
         {
-            var file = WatermarkCommand.OpenModel(parsed, model, format);
-            var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
-            targets.AddRange(Companions(file, parsed.GetValue(also), "--also"));
-            var channels = CheckChannels(targets, "reorder");
-
+            var (file, targets, channels) = ChannelTargets(parsed, model, format, param, axis, also, "reorder");
             var permutation = ChannelPermutation.Random((int)channels, parsed.GetValue(seed));
             var replaced = targets.Select(t => (t.Entry, ChannelPermutation.Apply(file.ReadFloat32(t.Entry), t.Entry.Shape, t.Axis, permutation))).ToList();
             var path = parsed.GetValue(output)!;
@@ -171,10 +167,7 @@ internal static class AttackVerb
                 throw new UsageException("rescale needs at least one --divide NAME:AXIS (what feeds the ReLU in front of --param's channels, e.g. bn2.weight:0 and bn2.bias:0); without it the network's function changes too.");
             }
 
-            var file = WatermarkCommand.OpenModel(parsed, model, format);
-            var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
-            targets.AddRange(Companions(file, parsed.GetValue(divide), "--divide"));
-            var channels = CheckChannels(targets, "rescale");
+            var (file, targets, channels) = ChannelTargets(parsed, model, format, param, axis, divide, "rescale");
             var factors = ChannelScaling.Random((int)channels, r, parsed.GetValue(seed));
             var replaced = targets.Select((t, i) =>
             {
@@ -190,24 +183,24 @@ internal static class AttackVerb
         return command;
     }
 
-    // The NAME:AXIS tensors of --also / --divide.
-    private static IEnumerable<(TensorEntry Entry, int Axis)> Companions(ModelFile file, string[]? items, string option)
+    // The tensors a channel transform changes together: --param on --axis, then each NAME:AXIS of
+    // --also / --divide; checked to share --param's channel count, which is returned with them.
+    private static (ModelFile File, List<(TensorEntry Entry, int Axis)> Targets, long Channels) ChannelTargets(
+        ParseResult parsed, Option<string> model, Option<string?> format, Option<string> param, Option<int> axis, Option<string[]> companions, string verb)
     {
-        foreach (var item in items ?? [])
+        var file = WatermarkCommand.OpenModel(parsed, model, format);
+        var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
+        foreach (var item in parsed.GetValue(companions) ?? [])
         {
             var colon = item.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var axis))
+            if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var itemAxis))
             {
-                throw new UsageException($"{option} '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
+                throw new UsageException($"{companions.Name} '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
             }
 
-            yield return (file.Find(item[..colon]), axis);
+            targets.Add((file.Find(item[..colon]), itemAxis));
         }
-    }
 
-    // The channel count every target shares on its axis (that of the first, --param's).
-    private static long CheckChannels(List<(TensorEntry Entry, int Axis)> targets, string verb)
-    {
         var first = targets[0];
         if (first.Axis < 0 || first.Axis >= first.Entry.Shape.Length)
         {
@@ -215,15 +208,15 @@ internal static class AttackVerb
         }
 
         var channels = first.Entry.Shape[first.Axis];
-        foreach (var (entry, axis) in targets)
+        foreach (var (entry, itemAxis) in targets)
         {
-            if (axis < 0 || axis >= entry.Shape.Length || entry.Shape[axis] != channels)
+            if (itemAxis < 0 || itemAxis >= entry.Shape.Length || entry.Shape[itemAxis] != channels)
             {
-                throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {axis} of {channels} channels to {verb} with '{first.Entry.Name}'.");
+                throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {itemAxis} of {channels} channels to {verb} with '{first.Entry.Name}'.");
             }
         }
 
-        return channels;
+        return (file, targets, channels);
     }
 
     private static Option<int> AxisOption(string description, int defaultAxis) => new("--axis")

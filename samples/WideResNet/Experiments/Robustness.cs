@@ -218,21 +218,29 @@ internal static class Robustness
     // "moved w by r× its length (cosine c)": how far a later training moved the host's filter mean.
     private static string Drift(Runner runner, RunResult before, RunResult after)
     {
-        using var model = runner.Load(after.Spec);
-        return Drift(runner, before, model, runner.KeyFor(before.Spec));
+        var parameter = runner.KeyFor(before.Spec).Parameter;
+        using var first = runner.Load(before.Spec);
+        using var second = runner.Load(after.Spec);
+        return Drift(FilterMean(first, parameter), FilterMean(second, parameter));
     }
 
-    private static string Drift(Runner runner, RunResult before, torch.nn.Module after, WatermarkKey key)
+    private static string Drift(double[] w0, double[] w1)
     {
-        using var first = runner.Load(before.Spec);
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var w0 = Runner.Host(first, key.Parameter).FilterMean();
-        var w1 = Runner.Host(after, key.Parameter).FilterMean();
-        var moved = (w1 - w0).norm().ToDouble() / w0.norm().ToDouble();
-        var cosine = ((w0 * w1).sum() / (w0.norm() * w1.norm())).ToDouble();
+        var change = w1.Select((v, i) => v - w0[i]).ToArray();
+        var moved = Math.Sqrt(Dot(change, change) / Dot(w0, w0));
+        var cosine = Dot(w0, w1) / Math.Sqrt(Dot(w0, w0) * Dot(w1, w1));
         return $"moved the filter mean w by {moved:0.00}× its length (cosine between w before and after: {cosine:0.00})";
     }
+
+    // The filter mean of model's parameter, in double precision.
+    private static double[] FilterMean(torch.nn.Module model, string parameter)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        return Runner.Host(model, parameter).FilterMean().to(torch.float64).data<double>().ToArray();
+    }
+
+    private static double Dot(double[] a, double[] b) => a.Select((v, i) => v * b[i]).Sum();
 
     // §5.1: overwriting: a second 256-bit mark with a new key embedded into the same slot by fine-tuning,
     // with the preset's weight decay on the host and without it (the authors' code has no weight decay).
@@ -250,6 +258,12 @@ internal static class Robustness
         {
             var original = runner.Get(Marked(s, group));
             var key = runner.KeyFor(original.Spec);
+            double[] w0;
+            using (var first = runner.Load(original.Spec))
+            {
+                w0 = FilterMean(first, key.Parameter);
+            }
+
             rows.Add(Report.RowOf($"conv{group}: first mark after training", original, null));
             runs.Add(original);
             foreach (var hostDecay in new double?[] { null, 0 })
@@ -260,8 +274,9 @@ internal static class Robustness
                 using var model = runner.Load(attack.Spec);
                 var m = Runner.Measure(model, key);
                 var decay = options with { HostWeightDecay = hostDecay };
-                var split = Split(runner, original, model, key, runner.KeyFor(attack.Spec));
-                notes.Add($"conv{group} (M = {key.FilterMeanLength}, T = 256 + 256{label}): overwriting {Drift(runner, original, model, key)}; {split.Text} (weight decay alone would leave {Shrinkage(decay, steps):0.00}×); the first mark's BER went {original.BitErrorRate:0.000} → {m.Slot.BitErrorRate:0.000}.");
+                var w1 = FilterMean(model, key.Parameter);
+                var split = Split(w0, w1, runner.KeyFor(attack.Spec));
+                notes.Add($"conv{group} (M = {key.FilterMeanLength}, T = 256 + 256{label}): overwriting {Drift(w0, w1)}; {split.Text} (weight decay alone would leave {Shrinkage(decay, steps):0.00}×); the first mark's BER went {original.BitErrorRate:0.000} → {m.Slot.BitErrorRate:0.000}.");
                 bers.Add((group, hostDecay is null, m.Slot.BitErrorRate, split.Kept, split.Inside));
                 rows.Add(RowOf($"conv{group}: first mark after overwriting{label} (paper BER {paper[group]:0.000})", attack.Spec.Name, attack.TestError, null, m, attack.WallSeconds / 60));
                 rows.Add(Report.RowOf($"conv{group}: the overwriting mark{label}", attack, null));
@@ -283,23 +298,12 @@ internal static class Robustness
 
     // How the overwritten filter mean w₁ splits against the original w₀: outside the second key's row space
     // (where λ·E_R₂ cannot act) the fraction of w₀'s part that is left; inside it, the second mark's size.
-    private static (string Text, double Kept, double Inside) Split(Runner runner, RunResult before, torch.nn.Module after, WatermarkKey first, WatermarkKey second)
+    private static (string Text, double Kept, double Inside) Split(double[] w0, double[] w1, WatermarkKey second)
     {
-        double[] Mean(torch.nn.Module model)
-        {
-            using var scope = torch.NewDisposeScope();
-            using var noGrad = torch.no_grad();
-            return Runner.Host(model, first.Parameter).FilterMean().to(torch.float64).data<double>().ToArray();
-        }
-
-        using var original = runner.Load(before.Spec);
-        var w0 = Mean(original);
-        var w1 = Mean(after);
         var in0 = KeyAnalysis.OntoRows(second, w0);
         var in1 = KeyAnalysis.OntoRows(second, w1);
         var out0 = w0.Select((v, i) => v - in0[i]).ToArray();
         var out1 = w1.Select((v, i) => v - in1[i]).ToArray();
-        static double Dot(double[] a, double[] b) => a.Select((v, i) => v * b[i]).Sum();
         var kept = Dot(out1, out0) / Dot(out0, out0);
         var inside = Math.Sqrt(Dot(in1, in1) / Dot(w0, w0));
         return ($"outside the second key's row space w kept {kept:0.00}× of its old part, and its part inside that space (where the second mark is trained) is {inside:0.00}× as long as the old w", kept, inside);
