@@ -54,6 +54,6 @@ foreach (var (group, width) in new[] { ("g2", 64L), ("g3", 128L), ("g4", 256L) }
 BatchNorm("bn", input);
 Add("fc.weight", 10, input);
 Add("fc.bias", 10);
-ModelFile.Write(args[0], ModelFile.FormatFromExtension(args[0]) ?? ModelFormat.TorchSharpDat, tensors);
+ModelFile.Write(args[0], ModelFile.FormatFromExtension(args[0]) ?? ModelFormat.TorchSharpDat, tensors, replace: true);
 Console.WriteLine($"wrote {args[0]}: {tensors.Count} tensors, {tensors.Sum(t => t.Data.Length / Math.Max(1, t.DType.Size()))} values");
 return 0;

@@ -29,7 +29,7 @@ public class ReaderBenchmarks
             }
 
             var path = Path.Combine(folder.FullName, "wrn.out");
-            ModelFile.Write(path, Format, ModelFile.Open(dat).ReadAll());
+            ModelFile.Write(path, Format, ModelFile.Open(dat).ReadAll(), replace: true);
             content = File.ReadAllBytes(path);
         }
         finally

@@ -55,7 +55,7 @@ internal static class Demo
         Directory.CreateDirectory(output);
         var keyFile = Path.Combine(output, "demo.key.json");
         var modelFile = Path.Combine(output, "demo-wrn-10-2.dat");
-        keyring.Save(keyFile);
+        keyring.Save(keyFile, overwrite: true); // each demo run makes a fresh key for its fresh model
         marked.save(modelFile);
 
         Console.WriteLine("── result");

@@ -112,20 +112,22 @@ internal static class AttackVerb
         var also = CompanionOption("--also", "Another tensor to reorder with the same permutation, as NAME:AXIS (e.g. conv1.bias:0, conv2.weight:1), so the network computes the same function.");
         var seed = SeedOption();
         var output = OutputOption();
+        var force = WatermarkCommand.ForceOption();
         var command = new Command(
             "permute",
             "Reorders the channels of one weight, and of the tensors named by --also, with one random permutation. " +
             "Reordering a layer's outputs and the next layer's inputs together keeps the network's function.")
         {
-            model, format, param, axis, also, seed, output,
+            model, format, param, axis, also, seed, output, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
-            var (file, targets, channels) = ChannelTargets(parsed, model, format, param, axis, also, "reorder");
-            var permutation = ChannelPermutation.Random((int)channels, parsed.GetValue(seed));
-            var replaced = targets.Select(t => (t.Entry, ChannelPermutation.Apply(file.ReadFloat32(t.Entry), t.Entry.Shape, t.Axis, permutation))).ToList();
             var path = parsed.GetValue(output)!;
-            file.WriteWithReplaced(path, replaced);
+            WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
+            var (file, targets, channels) = ChannelTargets(parsed, model, format, param, axis, also, "reorder");
+            var permutation = ChannelPermutation.Random(channels, parsed.GetValue(seed));
+            var replaced = targets.Select(t => (t.Entry, ChannelPermutation.Apply(file.ReadFloat32(t.Entry), t.Entry.Shape, t.Axis, permutation))).ToList();
+            file.WriteWithReplaced(path, replaced, replace: parsed.GetValue(force));
             console.Out.WriteLine($"reordered {channels} channels of {string.Join(", ", targets.Select(t => $"'{t.Entry.Name}' (axis {t.Axis})"))}; wrote {path} ({ModelFile.FormatName(file.Format)})");
             return ExitCodes.Present;
         });
@@ -147,15 +149,18 @@ internal static class AttackVerb
         };
         var seed = SeedOption();
         var output = OutputOption();
+        var force = WatermarkCommand.ForceOption();
         var command = new Command(
             "rescale",
             "Multiplies the channels of one weight by random positive factors α_d and divides the tensors named by --divide by them. " +
             "Since ReLU(x/α) = ReLU(x)/α, doing this across a ReLU keeps the network's function.")
         {
-            model, format, param, axis, divide, range, seed, output,
+            model, format, param, axis, divide, range, seed, output, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
+            var path = parsed.GetValue(output)!;
+            WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
             var r = parsed.GetValue(range);
             if (!(r >= 1 && double.IsFinite(r)))
             {
@@ -168,15 +173,14 @@ internal static class AttackVerb
             }
 
             var (file, targets, channels) = ChannelTargets(parsed, model, format, param, axis, divide, "rescale");
-            var factors = ChannelScaling.Random((int)channels, r, parsed.GetValue(seed));
+            var factors = ChannelScaling.Random(channels, r, parsed.GetValue(seed));
             var replaced = targets.Select((t, i) =>
             {
                 var values = file.ReadFloat32(t.Entry);
                 ChannelScaling.Apply(values, t.Entry.Shape, t.Axis, factors, divide: i > 0);
                 return (t.Entry, values);
             }).ToList();
-            var path = parsed.GetValue(output)!;
-            file.WriteWithReplaced(path, replaced);
+            file.WriteWithReplaced(path, replaced, replace: parsed.GetValue(force));
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rescaled {channels} channels by factors in [{factors.Min():0.###}, {factors.Max():0.###}]: multiplied '{targets[0].Entry.Name}' (axis {targets[0].Axis}){string.Concat(targets.Skip(1).Select(t => $", divided '{t.Entry.Name}' (axis {t.Axis})"))}; wrote {path} ({ModelFile.FormatName(file.Format)})"));
             return ExitCodes.Present;
         });
@@ -185,7 +189,7 @@ internal static class AttackVerb
 
     // The tensors a channel transform changes together: --param on --axis, then each NAME:AXIS of
     // --also / --divide; checked to share --param's channel count, which is returned with them.
-    private static (ModelFile File, List<(TensorEntry Entry, int Axis)> Targets, long Channels) ChannelTargets(
+    private static (ModelFile File, List<(TensorEntry Entry, int Axis)> Targets, int Channels) ChannelTargets(
         ParseResult parsed, Option<string> model, Option<string?> format, Option<string> param, Option<int> axis, Option<string[]> companions, string verb)
     {
         var file = WatermarkCommand.OpenModel(parsed, model, format);
@@ -214,9 +218,27 @@ internal static class AttackVerb
             {
                 throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {itemAxis} of {channels} channels to {verb} with '{first.Entry.Name}'.");
             }
+
+            RequireValues(entry, verb);
         }
 
-        return (file, targets, channels);
+        // Every target holds values, so the channel count is bounded by what the file really stores.
+        return (file, targets, (int)channels);
+    }
+
+    // A tensor of no values (a zero in its shape) has nothing to attack, whatever channel counts its header
+    // claims; and one too large for an array cannot be read in one piece.
+    private static void RequireValues(TensorEntry entry, string verb)
+    {
+        if (entry.ElementCount == 0)
+        {
+            throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} holds no values; there is nothing to {verb}.");
+        }
+
+        if (entry.ElementCount > Array.MaxLength)
+        {
+            throw new UsageException($"'{entry.Name}' has {entry.ElementCount} values, more than one array holds; it cannot be attacked in one piece.");
+        }
     }
 
     private static Option<int> AxisOption(string description, int defaultAxis) => new("--axis")
@@ -242,7 +264,7 @@ internal static class AttackVerb
 
     private static Option<string> OutputOption() => new("--out", "-o")
     {
-        Description = "Where to write the attacked copy (same format as the input; may be the input itself, replaced atomically).",
+        Description = "Where to write the attacked copy (same format as the input). An existing file, the input itself included, is replaced only with --force (atomically, keeping its permissions).",
         HelpName = "FILE",
         Required = true,
     };
@@ -260,6 +282,7 @@ internal static class AttackVerb
         var format = WatermarkCommand.FormatOption();
         var param = ParamOption("The state_dict name of the weight to attack, e.g. conv2.weight.");
         var output = OutputOption();
+        var force = WatermarkCommand.ForceOption();
         var command = new Command(name, description) { model, format, param };
         foreach (var option in options)
         {
@@ -267,14 +290,17 @@ internal static class AttackVerb
         }
 
         command.Options.Add(output);
+        command.Options.Add(force);
         command.SetGuardedAction(console, parsed =>
         {
+            var path = parsed.GetValue(output)!;
+            WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
             var file = WatermarkCommand.OpenModel(parsed, model, format);
             var entry = file.Find(parsed.GetValue(param)!);
+            RequireValues(entry, name);
             var weights = file.ReadFloat32(entry);
             var summary = attack(parsed, weights, entry);
-            var path = parsed.GetValue(output)!;
-            file.WriteWithReplaced(path, entry, weights);
+            file.WriteWithReplaced(path, entry, weights, replace: parsed.GetValue(force));
             console.Out.WriteLine($"{summary}; wrote {path} ({ModelFile.FormatName(file.Format)})");
             return ExitCodes.Present;
         });

@@ -22,17 +22,19 @@ internal static class ConvertVerb
             HelpName = "dat|safetensors|onnx",
         };
         to.AcceptOnlyFromAmong("dat", "safetensors", "onnx");
+        var force = WatermarkCommand.ForceOption();
         var command = new Command("convert", "Writes every tensor of a model file into another format (atomically).")
         {
-            model, format, output, to,
+            model, format, output, to, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
             var path = parsed.GetValue(output)!;
+            WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
             var target = WatermarkCommand.ParseFormat(parsed.GetValue(to)) ?? ModelFile.FormatFromExtension(path)
                 ?? throw new UsageException($"cannot tell the format of '{path}' from its extension; use .dat, .safetensors or .onnx, or pass --to.");
             var file = WatermarkCommand.OpenModel(parsed, model, format);
-            ModelFile.Write(path, target, file.ReadAll());
+            ModelFile.Write(path, target, file.ReadAll(), replace: parsed.GetValue(force));
             console.Out.WriteLine($"wrote {path} ({ModelFile.FormatName(target)}, {file.Tensors.Length} tensors)");
             return ExitCodes.Present;
         });

@@ -78,20 +78,19 @@ internal static class KeygenVerb
         {
             var names = parsed.GetValue(param)!;
             var path = parsed.GetValue(output)!;
-            var shapes = ResolveShapes(parsed.GetValue(model), WatermarkCommand.ParseFormat(parsed.GetValue(format)), parsed.GetValue(shape), names);
-            var existing = new List<WatermarkKey>();
-            if (File.Exists(path))
+            var appending = parsed.GetValue(append);
+            var replacing = parsed.GetValue(force);
+            if (appending && replacing)
             {
-                if (parsed.GetValue(append))
-                {
-                    existing.AddRange(Keyring.Load(path).Slots);
-                }
-                else if (!parsed.GetValue(force))
-                {
-                    throw new UsageException($"'{path}' already exists; pass --append to add slots to it or --force to replace it (its keys would be lost).");
-                }
+                throw new UsageException("--append adds slots to the key file and --force replaces it; give one of them.");
             }
 
+            if (File.Exists(path) && !appending && !replacing)
+            {
+                throw new UsageException($"'{path}' already exists; pass --append to add slots to it or --force to replace it (its keys would be lost).");
+            }
+
+            var shapes = ResolveShapes(parsed.GetValue(model), WatermarkCommand.ParseFormat(parsed.GetValue(format)), parsed.GetValue(shape), names);
             var text = parsed.GetValue(message);
             var chosen = text is null ? Message.AllOnes : text.Length == 0 ? throw new UsageException("--message must not be empty.") : Message.FromText(text);
             var kindValue = parsed.GetValue(kind) switch
@@ -104,21 +103,29 @@ internal static class KeygenVerb
             var created = new List<WatermarkKey>();
             foreach (var name in names)
             {
-                if (existing.Any(k => k.Parameter == name) || created.Any(k => k.Parameter == name))
+                if (created.Any(k => k.Parameter == name))
                 {
-                    throw new UsageException($"'{name}' already has a slot in '{path}'; a key file holds one key per parameter.");
+                    throw new UsageException($"--param '{name}' is given twice; a key file holds one key per parameter.");
                 }
 
                 created.Add(WatermarkKey.Create(name, shapes[name], parsed.GetValue(bits), kindValue, chosen, parsed.GetValue(strength), whitening));
             }
 
-            new Keyring(existing.Concat(created)).Save(path);
+            // Appends lock the file (concurrent appends all land); a new file is created only if none
+            // appeared meanwhile, so a racing keygen can never replace a key file without --force.
+            var written = appending ? Keyring.Append(path, created) : new Keyring(created);
+            if (!appending)
+            {
+                written.Save(path, overwrite: replacing);
+            }
+
             foreach (var key in created)
             {
                 console.Out.WriteLine($"slot {key}");
             }
 
-            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {existing.Count + created.Count} slot{(existing.Count + created.Count == 1 ? string.Empty : "s")} ({created.Count} new), owner-only permissions. Keep it secret and backed up."));
+            var total = written.Slots.Length;
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {total} slot{(total == 1 ? string.Empty : "s")} ({created.Count} new), owner-only permissions. Keep it secret and backed up."));
             return ExitCodes.Present;
         });
         return command;

@@ -21,6 +21,8 @@ public static class WatermarkCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        stdout = new TerminalWriter(stdout);
+        stderr = new TerminalWriter(stderr);
         var console = new CliConsole(stdout, stderr);
         var root = new RootCommand(
             "Keys, verification, extraction, inspection and attacks for Uchida et al. (2017) " +
@@ -66,7 +68,15 @@ public static class WatermarkCommand
             return ExitCodes.Unusable;
         }
 
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        finally
+        {
+            stdout.Flush();
+            stderr.Flush();
+        }
     }
 
     // Levenshtein distance, for "did you mean" on a mistyped verb.
@@ -123,6 +133,35 @@ public static class WatermarkCommand
         HelpName = "FILE",
         Required = true,
     };
+
+    /// <summary>The <c>--force</c> option of verbs that write a file.</summary>
+    internal static Option<bool> ForceOption() => new("--force")
+    {
+        Description = "Replace the output file if it exists (a regular file only; its permissions are kept). Without it an existing file is never touched.",
+    };
+
+    /// <summary>
+    /// Checks an output path before any work: an existing file needs --force, and only a regular file is
+    /// ever replaced (never a folder, link, pipe or device node). Writing re-checks atomically.
+    /// </summary>
+    internal static void CheckOutput(string path, bool force)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new UsageException($"--out '{path}' is a folder; give a file path.");
+        }
+
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not null)
+        {
+            throw new UsageException($"--out '{path}' is a symbolic link; write to its target '{info.LinkTarget}' or to another path.");
+        }
+
+        if (info.Exists && !force)
+        {
+            throw new UsageException($"--out '{path}' already exists; pass --force to replace it, or choose another path.");
+        }
+    }
 
     /// <summary>The <c>--format</c> option that overrides detection.</summary>
     internal static Option<string?> FormatOption()

@@ -23,7 +23,7 @@ public sealed class KeyFileTests : IDisposable
     private string Saved()
     {
         var path = PathOf("key.json");
-        Sample().Save(path);
+        Sample().Save(path, overwrite: true);
         return path;
     }
 
@@ -56,7 +56,7 @@ public sealed class KeyFileTests : IDisposable
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         }
 
-        Sample().Save(path); // overwrite in place
+        Sample().Save(path, overwrite: true); // replace in place
         Assert.Equal(["key.json"], Directory.GetFiles(folder).Select(Path.GetFileName));
     }
 
@@ -79,7 +79,7 @@ public sealed class KeyFileTests : IDisposable
         var json = JsonNode.Parse(File.ReadAllText(Saved()))!.AsObject();
         edit(json);
         var path = PathOf("broken.json");
-        File.WriteAllText(path, json.ToJsonString());
+        KeyFiles.WriteOwnerOnly(path, Encoding.UTF8.GetBytes(json.ToJsonString()));
         return Assert.Throws<KeyFileException>(() => Keyring.Load(path));
     }
 
@@ -235,7 +235,7 @@ public sealed class KeyFileTests : IDisposable
     public void GarbageAndHugeFilesAreRefused()
     {
         var path = PathOf("garbage.json");
-        File.WriteAllBytes(path, Encoding.UTF8.GetBytes("{\"format\": \"torchsharp-watermark-key\"} trailing"));
+        KeyFiles.WriteOwnerOnly(path, Encoding.UTF8.GetBytes("{\"format\": \"torchsharp-watermark-key\"} trailing"));
         Assert.Throws<KeyFileException>(() => Keyring.Load(path));
         File.WriteAllBytes(path, [0xff, 0xfe, 0x00, 0x01]);
         Assert.Throws<KeyFileException>(() => Keyring.Load(path));
@@ -246,6 +246,52 @@ public sealed class KeyFileTests : IDisposable
             stream.SetLength(17 << 20);
         }
 
-        Assert.Contains("far larger", Assert.Throws<KeyFileException>(() => Keyring.Load(path)).Message, StringComparison.Ordinal);
+        Assert.Contains("more than", Assert.Throws<KeyFileException>(() => Keyring.Load(path)).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"ACME Corp\"", "\"\\ud800\"")]
+    [InlineData("\"seed\"", "\"se\\udc00ed\"")]
+    [InlineData("\"fc.weight\"", "\"fc.\\ud83d\"")]
+    public void ALoneSurrogateEscapeInAnyFieldIsAKeyFileError(string original, string replacement)
+    {
+        var text = File.ReadAllText(Saved());
+        Assert.Contains(original, text, StringComparison.Ordinal);
+        var e = Assert.Throws<KeyFileException>(() => Keyring.Parse(Encoding.UTF8.GetBytes(text.Replace(original, replacement, StringComparison.Ordinal)), "k.json"));
+        Assert.Contains("lone UTF-16 surrogate", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"version\": 1,", "\"version\": 2, \"version\": 1,")]
+    [InlineData("\"strength\": 0.01,", "\"strength\": 0.01, \"strength\": 0.5,")]
+    public void RepeatedKeysAreRefusedNotResolvedByTheLastOne(string original, string replacement)
+    {
+        var text = File.ReadAllText(Saved());
+        var e = Assert.Throws<KeyFileException>(() => Keyring.Parse(Encoding.UTF8.GetBytes(text.Replace(original, replacement, StringComparison.Ordinal)), "k.json"));
+        Assert.Contains("appears twice", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AKeyFileReadableByOthersIsRefusedLikeAnSshKey()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var path = Saved();
+        File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.GroupRead);
+        var e = Assert.Throws<KeyFileException>(() => Keyring.Load(path));
+        Assert.Contains($"chmod 600 {path}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KeysAndKeyringsBeyondTheLimitsAreRefused()
+    {
+        // T = 2^20 on M = 256 was allowed: 1 GB and 20-30 s to derive a slot.
+        Assert.Equal("slots[0].bits", LoadBroken(j => Slot(j)["bits"] = 1 << 20).Field);
+        Assert.Throws<ArgumentOutOfRangeException>(() => WatermarkKey.Create("w", [2, 1 << 16], 1 << 9, allowOverCapacity: true));
+        var big = Enumerable.Range(0, 5).Select(i => WatermarkKey.Create($"w{i}", [2, 1 << 16], 255, allowOverCapacity: true));
+        Assert.Throws<ArgumentException>(() => new Keyring(big));
     }
 }

@@ -164,7 +164,7 @@ internal sealed class Runner(Settings settings)
         if (spec.Embed)
         {
             var keyring = new Keyring(key);
-            keyring.Save(Path.Combine(folder, "key.json"));
+            keyring.Save(Path.Combine(folder, "key.json"), overwrite: true); // a retrained run gets a new key
             regularizer = new WatermarkRegularizer(keyring, model);
         }
 

@@ -18,17 +18,23 @@ public static class Quantization
             throw new ArgumentOutOfRangeException(nameof(bits), bits, "Quantization keeps 2 to 16 bits per weight, e.g. 8 for int8.");
         }
 
-        var channels = perChannel && shape.Count > 0 ? (int)shape[0] : 1;
-        if (channels <= 0 || weights.Length % channels != 0)
+        if (weights.IsEmpty)
+        {
+            return;
+        }
+
+        // Bounded by the values really held, so a header's channel count cannot drive the loop.
+        var channels = perChannel && shape.Count > 0 ? shape[0] : 1;
+        if (channels <= 0 || channels > weights.Length || weights.Length % channels != 0)
         {
             throw new ArgumentException($"A tensor of shape {Capacity.ShapeText(shape)} cannot hold {weights.Length} values.", nameof(shape));
         }
 
         var levels = (1 << (bits - 1)) - 1;
-        var size = weights.Length / channels;
+        var size = (int)(weights.Length / channels);
         for (var c = 0; c < channels; c++)
         {
-            var channel = weights.Slice(c * size, size);
+            var channel = weights.Slice((int)c * size, size);
             var max = 0f;
             foreach (var w in channel)
             {

@@ -63,22 +63,15 @@ public sealed class ModelFile
         _ => null,
     };
 
-    /// <summary>Opens a model file; <paramref name="format"/> overrides detection.</summary>
+    /// <summary>
+    /// Opens a model file; <paramref name="format"/> overrides detection. Only a regular file is read
+    /// (links are followed): a folder, pipe or device is refused before anything is read from it.
+    /// </summary>
     public static ModelFile Open(string path, ModelFormat? format = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         try
         {
-            if (Directory.Exists(path))
-            {
-                throw new ModelFormatException(path, "is a folder; give the model file itself.");
-            }
-
-            if (!File.Exists(path))
-            {
-                throw new ModelFormatException(path, "not found; check the path.");
-            }
-
             using var stream = OpenRead(path);
             return Read(stream, path, format, () => OpenRead(path));
         }
@@ -119,11 +112,26 @@ public sealed class ModelFile
             ModelFormat.Safetensors => Safetensors.ReadIndex(cursor),
             _ => Onnx.ReadIndex(cursor),
         };
+        if (entries.Count == 0)
+        {
+            throw cursor.Error($"holds no tensors; an empty {FormatName(format.Value)} file cannot carry or be checked for a mark.");
+        }
+
+        // Any name twice would let two readers (this one, TorchSharp's loader) take different tensors for it.
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            if (!names.Add(entry.Name))
+            {
+                throw cursor.Error($"holds two tensors named '{Shapes.Printable(entry.Name)}'; a reader could take either, so the file cannot be verified. A genuine {FormatName(format.Value)} file never repeats a name.");
+            }
+        }
+
         return new ModelFile(source, format.Value, [.. entries], open);
     }
 
     private static FileStream OpenRead(string path) =>
-        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 4096, FileOptions.RandomAccess);
+        InputFile.Open(path, problem => new ModelFormatException(path, problem), "not found; check the path.");
 
     /// <summary>The tensor named <paramref name="name"/>; the error lists the tensors that could be meant.</summary>
     public TensorEntry Find(string name)
@@ -193,13 +201,14 @@ public sealed class ModelFile
 
     /// <summary>
     /// Writes a copy of this file, byte for byte, with one real tensor's values replaced (kept in its
-    /// element type): everything else — other tensors, graph, metadata — stays as it was. Atomic.
+    /// element type): everything else — other tensors, graph, metadata — stays as it was. Atomic;
+    /// an existing regular file at <paramref name="path"/> is replaced only when <paramref name="replace"/> is set (its permissions are kept).
     /// </summary>
-    public void WriteWithReplaced(string path, TensorEntry entry, ReadOnlySpan<float> values) =>
-        WriteWithReplaced(path, [(entry, values.ToArray())]);
+    public void WriteWithReplaced(string path, TensorEntry entry, ReadOnlySpan<float> values, bool replace = false) =>
+        WriteWithReplaced(path, [(entry, values.ToArray())], replace);
 
-    /// <summary>As <see cref="WriteWithReplaced(string, TensorEntry, ReadOnlySpan{float})"/> for several tensors at once.</summary>
-    public void WriteWithReplaced(string path, IReadOnlyList<(TensorEntry Entry, float[] Values)> replacements)
+    /// <summary>As <see cref="WriteWithReplaced(string, TensorEntry, ReadOnlySpan{float}, bool)"/> for several tensors at once.</summary>
+    public void WriteWithReplaced(string path, IReadOnlyList<(TensorEntry Entry, float[] Values)> replacements, bool replace = false)
     {
         ArgumentNullException.ThrowIfNull(replacements);
         var patches = new List<(long Offset, byte[] Bytes)>();
@@ -229,11 +238,14 @@ public sealed class ModelFile
                 output.Seek(offset, SeekOrigin.Begin);
                 output.Write(bytes);
             }
-        });
+        }, ownerOnly: false, replace);
     }
 
-    /// <summary>Writes tensors as a new model file of the given format, atomically.</summary>
-    public static void Write(string path, ModelFormat format, IReadOnlyList<StoredTensor> tensors)
+    /// <summary>
+    /// Writes tensors as a new model file of the given format, atomically; an existing regular file at
+    /// <paramref name="path"/> is replaced only when <paramref name="replace"/> is set (its permissions are kept).
+    /// </summary>
+    public static void Write(string path, ModelFormat format, IReadOnlyList<StoredTensor> tensors, bool replace = false)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         var duplicate = tensors.GroupBy(t => t.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
@@ -270,6 +282,6 @@ public sealed class ModelFile
                     Onnx.Write(stream, tensors);
                     break;
             }
-        });
+        }, ownerOnly: false, replace);
     }
 }

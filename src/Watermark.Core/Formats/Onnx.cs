@@ -41,13 +41,11 @@ internal static class Onnx
             throw cursor.Error("holds no ONNX graph (ModelProto field 7); this is not an ONNX model, or it is empty.");
         }
 
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var entry in entries)
+        // Protobuf merges a repeated singular field, so ONNX runtimes would see one graph made of both; a
+        // genuine exporter writes one. Refused, as is any initializer name that appears twice (ModelFile).
+        if (graphs > 1)
         {
-            if (!names.Add(entry.Name))
-            {
-                throw cursor.Error($"the initializer '{Shapes.Printable(entry.Name)}' appears twice.");
-            }
+            throw cursor.Error($"holds {graphs} graph fields (ModelProto field 7) where an exporter writes one; readers would merge them, so the file is refused as ambiguous.");
         }
 
         return entries;

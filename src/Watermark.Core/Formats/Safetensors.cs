@@ -4,7 +4,6 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.IO;
 using System.Text.Json;
-using System.Text.Unicode;
 
 namespace Watermark.Formats;
 
@@ -17,6 +16,7 @@ internal static class Safetensors
 {
     /// <summary>The format's own limit on the header (100 MB).</summary>
     private const long MaxHeaderBytes = 100_000_000;
+    private const int MaxDepth = 4;
 
     public static bool LooksLike(ReadOnlySpan<byte> start, long fileLength)
     {
@@ -42,16 +42,16 @@ internal static class Safetensors
         var header = cursor.ReadBytes((long)headerLength, "the JSON header");
         var dataStart = cursor.Position;
         var dataLength = cursor.Length - dataStart;
-        // System.Text.Json defers UTF-8 validation of strings until they are read, and then throws InvalidOperationException.
-        if (!Utf8.IsValid(header))
+        // System.Text.Json defers checks of strings until they are read (then throws InvalidOperationException) and lets a repeated key win silently.
+        if (StrictJson.Problem(header, MaxDepth) is { } problem)
         {
-            throw cursor.Error("the safetensors header is not valid UTF-8; the file is corrupt.");
+            throw cursor.Error($"the safetensors header {(problem.StartsWith("is ", StringComparison.Ordinal) ? problem : "is unusable: " + problem)}; the file is corrupt or crafted.");
         }
 
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 4 });
+            document = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = MaxDepth });
         }
         catch (JsonException)
         {
@@ -72,6 +72,7 @@ internal static class Safetensors
             {
                 if (property.Name == "__metadata__")
                 {
+                    CheckMetadata(cursor, property.Value);
                     continue;
                 }
 
@@ -85,7 +86,58 @@ internal static class Safetensors
                 entries.Add(ReadEntry(cursor, property.Value, name, printable, dataStart, dataLength));
             }
 
+            CheckCoverage(cursor, entries, dataStart, dataLength);
             return entries;
+        }
+    }
+
+    // The format's rule: __metadata__ maps strings to strings.
+    private static void CheckMetadata(FileCursor cursor, JsonElement metadata)
+    {
+        if (metadata.ValueKind != JsonValueKind.Object)
+        {
+            throw cursor.Error("the header's __metadata__ is not an object of strings; the file is corrupt.");
+        }
+
+        foreach (var item in metadata.EnumerateObject())
+        {
+            if (item.Value.ValueKind != JsonValueKind.String)
+            {
+                throw cursor.Error($"the header's __metadata__ entry '{Shapes.Printable(item.Name)}' is not a string; the file is corrupt.");
+            }
+        }
+    }
+
+    // The format's rule: the tensors' data_offsets tile the data exactly — no overlap (two tensors sharing
+    // bytes), no hole and nothing after the last (room for a second, hidden payload).
+    private static void CheckCoverage(FileCursor cursor, List<TensorEntry> entries, long dataStart, long dataLength)
+    {
+        var spans = new List<(long Begin, long End, string Name)>(entries.Count);
+        foreach (var entry in entries)
+        {
+            spans.Add((entry.DataOffset - dataStart, entry.DataOffset - dataStart + entry.DataLength, entry.Name));
+        }
+
+        spans.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long covered = 0;
+        foreach (var (begin, end, name) in spans)
+        {
+            if (begin < covered)
+            {
+                throw cursor.Error($"tensor '{Shapes.Printable(name)}' has data_offsets that overlap another tensor's bytes; the file is corrupt or crafted.");
+            }
+
+            if (begin > covered)
+            {
+                throw cursor.Error($"the data has {begin - covered} bytes at offset {covered} that no tensor indexes (before '{Shapes.Printable(name)}'); the format forbids holes, so the file is corrupt or crafted.");
+            }
+
+            covered = end;
+        }
+
+        if (covered != dataLength)
+        {
+            throw cursor.Error($"the data has {dataLength - covered} bytes after the last tensor that no tensor indexes; the format forbids them, so the file is corrupt, crafted or has bytes appended.");
         }
     }
 

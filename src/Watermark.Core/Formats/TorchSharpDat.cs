@@ -49,6 +49,7 @@ internal static class TorchSharpDat
         }
 
         // TorchSharp opens the file with File.OpenWrite, which does not truncate: bytes after the last entry are stale, not an error.
+        // Names must be unique: Module.load takes the last of a repeated name, a first-match reader the first (ModelFile checks).
         return entries;
     }
 

@@ -5,7 +5,6 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 
 namespace Watermark;
 
@@ -22,11 +21,17 @@ public sealed class Keyring
     public const int CurrentVersion = 1;
 
     private const string DerivationV1 = "chacha20-v1";
-    private const long MaxFileBytes = 16 << 20;
+    private const int MaxFileBytes = 16 << 20;
+    private const int MaxDepth = 8;
 
-    /// <summary>The most bits a slot may carry, and the most entries of X: far above any real mark, far below what would exhaust memory.</summary>
-    internal const int MaxBits = 1 << 20;
-    internal const long MaxKeyEntries = 1L << 28;
+    /// <summary>
+    /// The most bits a slot may carry, the most entries of one slot's X (T·M; 64 MiB of float32, about a
+    /// second to derive on one core) and of all slots of a key file together: far above any real mark
+    /// (256 bits over a VGG fc layer's 25,088 inputs is 6.4 M entries), far below what would exhaust a small machine.
+    /// </summary>
+    internal const int MaxBits = 1 << 16;
+    internal const long MaxKeyEntries = 1L << 24;
+    internal const long MaxKeyringEntries = 1L << 26;
 
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
@@ -39,6 +44,12 @@ public sealed class Keyring
         if (duplicate is not null)
         {
             throw new ArgumentException($"Parameter '{duplicate.Key}' appears in {duplicate.Count()} slots; a keyring holds one key per parameter.", nameof(slots));
+        }
+
+        var entries = Slots.Sum(s => (long)s.Bits * s.FilterMeanLength);
+        if (entries > MaxKeyringEntries)
+        {
+            throw new ArgumentException($"The {Slots.Length} slots' keys have {entries} entries together; at most {MaxKeyringEntries} are supported in one key file.", nameof(slots));
         }
     }
 
@@ -54,8 +65,66 @@ public sealed class Keyring
     /// <summary>The slot of a parameter, or null when the keyring does not mark it.</summary>
     public WatermarkKey? Find(string parameter) => Slots.FirstOrDefault(s => s.Parameter == parameter);
 
-    /// <summary>Writes the key file atomically, readable and writable by the owner only (0600).</summary>
-    public void Save(string path)
+    /// <summary>
+    /// Writes a new key file atomically, readable and writable by the owner only (0600). An existing file
+    /// is never replaced — it holds secrets that may already mark shipped models — so this throws an
+    /// <see cref="IOException"/> instead; use <see cref="Save(string, bool)"/> to replace one on purpose,
+    /// or <see cref="Append"/> to add slots to it.
+    /// </summary>
+    public void Save(string path) => Save(path, overwrite: false);
+
+    /// <summary>Writes the key file atomically (0600); <paramref name="overwrite"/> replaces an existing one, whose keys are then lost.</summary>
+    public void Save(string path, bool overwrite)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (overwrite)
+        {
+            using (KeyFileLock.Acquire(path))
+            {
+                Write(path, replace: true);
+            }
+        }
+        else
+        {
+            try
+            {
+                Write(path, replace: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                throw new IOException($"Key file '{path}' already exists and is not replaced: it may hold the only copy of keys that mark shipped models. Choose another path, add slots with Keyring.Append, or replace it on purpose with Save(path, overwrite: true).");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="slots"/> to the key file at <paramref name="path"/> (creating it when absent) and
+    /// returns the whole keyring written. Writers of one file are serialised (<see cref="KeyFileLock"/>),
+    /// so concurrent appends never lose a slot; a parameter that already has a slot is refused.
+    /// </summary>
+    public static Keyring Append(string path, IEnumerable<WatermarkKey> slots)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(slots);
+        var added = slots.ToList();
+        using (KeyFileLock.Acquire(path))
+        {
+            var existing = UnixFiles.KindOf(path, followLinks: true) == FileKind.Missing ? [] : Load(path).Slots;
+            foreach (var slot in added)
+            {
+                if (existing.Any(s => s.Parameter == slot.Parameter))
+                {
+                    throw new ArgumentException($"'{slot.Parameter}' already has a slot in '{path}'; a key file holds one key per parameter.", nameof(slots));
+                }
+            }
+
+            var keyring = new Keyring(existing.Concat(added));
+            keyring.Write(path, replace: true);
+            return keyring;
+        }
+    }
+
+    private void Write(string path, bool replace)
     {
         AtomicFile.Write(path, stream =>
         {
@@ -104,32 +173,41 @@ public sealed class Keyring
 
             json.WriteEndArray();
             json.WriteEndObject();
-        }, ownerOnly: true);
+        }, ownerOnly: true, replace);
     }
 
-    /// <summary>Reads and validates a key file; any problem throws <see cref="KeyFileException"/> naming the field.</summary>
+    /// <summary>
+    /// Reads and validates a key file; any problem throws <see cref="KeyFileException"/> naming the field.
+    /// Only a regular file (links are followed) of at most 16 MiB is read, and on Unix only one that no
+    /// other user may read or write: a key file open to others is refused, as ssh refuses such a private key.
+    /// </summary>
     public static Keyring Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        byte[] content;
+        byte[]? content;
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
+            using var stream = InputFile.Open(path, problem => new KeyFileException(path, null, problem), "not found; create one with 'watermark keygen' or Keyring.Save.");
+            if (!OperatingSystem.IsWindows())
             {
-                throw new KeyFileException(path, null, "not found; create one with 'watermark keygen' or Keyring.Save.");
+                var mode = File.GetUnixFileMode(stream.SafeFileHandle);
+                const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+                if ((mode & others) != 0)
+                {
+                    throw new KeyFileException(path, null, $"is open to other users (mode {Convert.ToString((int)mode, 8)}), but it holds secret keys; make it owner-only with 'chmod 600 {path}' (and consider the key exposed if others could read it).");
+                }
             }
 
-            if (info.Length > MaxFileBytes)
-            {
-                throw new KeyFileException(path, null, $"{info.Length} bytes is far larger than any key file (limit {MaxFileBytes} bytes); is this the right file?");
-            }
-
-            content = File.ReadAllBytes(path);
+            content = InputFile.ReadAll(stream, MaxFileBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new KeyFileException(path, null, $"cannot be read: {e.Message}");
+        }
+
+        if (content is null)
+        {
+            throw new KeyFileException(path, null, $"holds more than {MaxFileBytes} bytes, far more than any key file; is this the right file?");
         }
 
         return Parse(content, path);
@@ -143,17 +221,17 @@ public sealed class Keyring
             content = content[Utf8Bom.Length..];
         }
 
-        // System.Text.Json checks UTF-8 inside strings only when they are read, and then throws
-        // InvalidOperationException; check the whole file first so every problem is a KeyFileException.
-        if (!Utf8.IsValid(content))
+        // System.Text.Json lets lone surrogates (until a string is read) and repeated keys (the last wins)
+        // through; check the whole file first so every problem is a KeyFileException naming it.
+        if (StrictJson.Problem(content, MaxDepth) is { } problem)
         {
-            throw new KeyFileException(source, null, "is not valid UTF-8 (corrupt?); restore it from your backup.");
+            throw new KeyFileException(source, null, $"{problem} (corrupt or edited?); restore it from your backup.");
         }
 
         JsonDocument document;
         try
         {
-            var reader = new Utf8JsonReader(content, new JsonReaderOptions { MaxDepth = 8 });
+            var reader = new Utf8JsonReader(content, new JsonReaderOptions { MaxDepth = MaxDepth });
             document = JsonDocument.ParseValue(ref reader);
             if (reader.BytesConsumed != content.Length && !IsWhitespace(content[(int)reader.BytesConsumed..]))
             {
@@ -200,7 +278,13 @@ public sealed class Keyring
             var duplicate = slots.GroupBy(s => s.Parameter, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
             if (duplicate is not null)
             {
-                throw new KeyFileException(source, "slots", $"parameter '{duplicate.Key}' appears in more than one slot.");
+                throw new KeyFileException(source, "slots", $"parameter '{Escape(duplicate.Key)}' appears in more than one slot.");
+            }
+
+            var entries = slots.Sum(s => (long)s.Bits * s.FilterMeanLength);
+            if (entries > MaxKeyringEntries)
+            {
+                throw new KeyFileException(source, "slots", $"the {slots.Count} slots' keys have {entries} entries together; at most {MaxKeyringEntries} are supported in one key file.");
             }
 
             return new Keyring(slots);
@@ -257,7 +341,7 @@ public sealed class Keyring
 
         if (bits > MaxBits || (long)bits * m > MaxKeyEntries)
         {
-            throw reader.Error($"{at}.bits", $"T = {bits} with M = {m} makes a key of {(long)bits * m} entries; at most {MaxBits} bits and {MaxKeyEntries} entries are supported.");
+            throw reader.Error($"{at}.bits", $"T = {bits} with M = {m} makes a key of {(long)bits * m} entries; at most {MaxBits} bits and {MaxKeyEntries} entries per slot are supported.");
         }
 
         var kindText = reader.String(slot, "kind", $"{at}.kind");
