@@ -45,7 +45,10 @@ public sealed class Trainer
         this.device = device ?? CPU;
     }
 
-    /// <summary>Where to write a checkpoint after each epoch (and resume from, when it exists). Null: none.</summary>
+    /// <summary>
+    /// Where to write a checkpoint after each epoch (and resume from, when it exists). Null: none.
+    /// <see cref="Fit"/> refuses a folder, or a path whose folder cannot be created, before the first epoch.
+    /// </summary>
     public string? CheckpointPath { get; init; }
 
     /// <summary>Progress output.</summary>
@@ -61,9 +64,15 @@ public sealed class Trainer
     /// Trains for <see cref="TrainingOptions.Epochs"/> epochs in total, resuming from
     /// <see cref="CheckpointPath"/> when it holds an earlier state of this run.
     /// </summary>
+    /// <exception cref="WatermarkException">The checkpoint path cannot hold a checkpoint, or the checkpoint there is refused.</exception>
     public IReadOnlyList<EpochMetrics> Fit(ImageDataset train, ImageDataset? test = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(train);
+        if (CheckpointPath is not null)
+        {
+            CheckCheckpointPath(CheckpointPath);
+        }
+
         if (options.KeepNativeMemory)
         {
             NativeAllocator.KeepFreedMemory();
@@ -80,7 +89,7 @@ public sealed class Trainer
         var start = 0;
         if (CheckpointPath is not null && File.Exists(CheckpointPath))
         {
-            var (finished, saved) = Checkpoint.Load(CheckpointPath, model, optimizer, RunTag());
+            var (finished, saved) = Checkpoint.Load(CheckpointPath, model, optimizer, RunTag(), options.Epochs);
 
             start = finished;
             history.AddRange(saved);
@@ -118,6 +127,35 @@ public sealed class Trainer
         }
 
         return history;
+    }
+
+    // Checked before the first epoch: otherwise a path that cannot hold a checkpoint fails only at the
+    // first save, after a whole epoch of training.
+    private static void CheckCheckpointPath(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new WatermarkException("The checkpoint path is empty; give a file such as 'run.ckpt', or none (null) to train without checkpoints.");
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new WatermarkException($"Checkpoint path '{path}' is a folder, not a file; give a file inside it (e.g. '{Path.Combine(path, "checkpoint.ckpt")}') or remove the folder.");
+        }
+
+        string? folder = null;
+        try
+        {
+            folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (folder is not null)
+            {
+                Directory.CreateDirectory(folder);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new WatermarkException($"Checkpoint path '{path}' cannot be used: its folder '{folder ?? path}' cannot be created ({e.Message}); choose a path in a folder you can write to.", e);
+        }
     }
 
     // Between epochs nothing large is alive. The epoch's managed garbage (tensor wrappers, the last
