@@ -299,8 +299,12 @@ public class HardeningTests(TrainedModels models)
         File.CreateSymbolicLink(link, target);
         foreach (var output in new[] { fifo, link })
         {
-            var run = await Timed(() => CliRunner.Run("convert", "--model", models.MarkedDat, "--out", output, "--force"));
-            Assert.True(run.Code == ExitCodes.Unusable, run.ToString());
+            foreach (var force in new[] { false, true })
+            {
+                string[] args = ["convert", "--model", models.MarkedDat, "--out", output, .. force ? new[] { "--force" } : []];
+                var run = await Timed(() => CliRunner.Run(args));
+                Assert.True(run.Code == ExitCodes.Unusable, run.ToString());
+            }
         }
 
         Assert.Equal("p", FileKindOf(fifo));

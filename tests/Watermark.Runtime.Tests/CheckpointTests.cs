@@ -111,6 +111,24 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void CheckpointPathThatIsAPipeIsRefusedBeforeTheFirstEpoch()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var path = Path.Combine(folder, "run.ckpt");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]))
+        {
+            mkfifo.WaitForExit();
+        }
+
+        var e = Refused(path); // no hang on open, and the pipe is not replaced by the first save
+        Assert.Contains("named pipe", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CheckpointPathWhoseFolderCannotBeCreatedIsRefusedBeforeTheFirstEpoch()
     {
         var file = Path.Combine(folder, "plain.txt");

@@ -156,6 +156,12 @@ public static class Checkpoint
         FileStream stream;
         try
         {
+            var kind = UnixFiles.KindOf(path, followLinks: true);
+            if (kind is not (FileKind.Regular or FileKind.Missing))
+            {
+                throw new WatermarkException($"Checkpoint '{path}' is {UnixFiles.Describe(kind)}, not a regular file; give the checkpoint file itself.");
+            }
+
             stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)

@@ -143,6 +143,13 @@ public sealed class Trainer
             throw new WatermarkException($"Checkpoint path '{path}' is a folder, not a file; give a file inside it (e.g. '{Path.Combine(path, "checkpoint.ckpt")}') or remove the folder.");
         }
 
+        // A pipe would block the resume; a device node would be replaced at the first save (or read without end).
+        var kind = UnixFiles.KindOf(path, followLinks: true);
+        if (kind is not (FileKind.Regular or FileKind.Missing))
+        {
+            throw new WatermarkException($"Checkpoint path '{path}' is {UnixFiles.Describe(kind)}, not a regular file; give a file path for checkpoints.");
+        }
+
         string? folder = null;
         try
         {
