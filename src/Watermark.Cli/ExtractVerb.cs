@@ -61,7 +61,7 @@ internal static class ExtractVerb
             text.AppendLine(row.ToString());
         }
 
-        text.AppendLine(CultureInfo.InvariantCulture, $"message  {RecoveredMessage(key, slot)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"message  {RecoveredMessage(slot)}");
         text.AppendLine("σ(Xw)    histogram");
         var counts = new int[HistogramBins];
         foreach (var y in slot.Projection)
@@ -81,33 +81,14 @@ internal static class ExtractVerb
         return text.ToString();
     }
 
-    private static string RecoveredMessage(WatermarkKey key, SlotVerification slot)
+    private static string RecoveredMessage(SlotVerification slot)
     {
-        var message = key.Message;
-        if (message.Encoding == MessageEncoding.AllOnes)
+        if (slot.Payload is not { } payload)
         {
             var ones = slot.MessageBits.Count(b => b);
             return $"all ones expected; {ones} of {slot.Bits} bits read as 1";
         }
 
-        var length = message.Bytes.Length;
-        var recovered = Message.Recover(slot.MessageBits.AsSpan(), length);
-        var same = recovered.AsSpan().SequenceEqual(message.Bytes);
-        var repetitions = slot.Bits / (length * 8);
-        var verdict = same ? "equals the key's message" : "differs from the key's message";
-        var shown = message.Encoding == MessageEncoding.Text ? Quote(recovered) : Convert.ToHexStringLower(recovered);
-        return $"{shown} (majority vote over {repetitions} repetition{(repetitions == 1 ? string.Empty : "s")}; {verdict})";
-    }
-
-    private static string Quote(byte[] bytes)
-    {
-        var decoded = new UTF8Encoding(false, false).GetString(bytes);
-        var text = new StringBuilder("\"");
-        foreach (var c in decoded)
-        {
-            text.Append(char.IsControl(c) ? '?' : c);
-        }
-
-        return text.Append('"').ToString();
+        return payload.ToString();
     }
 }

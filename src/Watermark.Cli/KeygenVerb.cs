@@ -60,6 +60,22 @@ internal static class KeygenVerb
             Description = "Embed the message bits as they are, as the paper's code does. By default they are XOR-ed with a key-derived mask, " +
                           "so that biased weights cannot fake a match and the p-value holds.",
         };
+        var ecc = new Option<string>("--ecc")
+        {
+            Description = "The error-correcting code of --message, so that it reads back exactly after bit errors: auto (the strongest BCH code " +
+                          "that fits T; the default), none (the message repeated and read back by a majority vote), or bch:N,K " +
+                          "(a BCH code of N bits carrying K = 8 × the message's bytes). The verdict never depends on it.",
+            HelpName = "auto|none|bch:N,K",
+            DefaultValueFactory = _ => "auto",
+        };
+        ecc.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>();
+            if (value is not ("auto" or "none") && !TryParseBch(value, out _, out _))
+            {
+                result.AddError($"--ecc '{value}' is not auto, none or bch:N,K (e.g. bch:252,160).");
+            }
+        });
         var output = new Option<string>("--out", "-o")
         {
             Description = "The key file to write (mode 0600). Keep it secret and backed up: without it no mark can be proven.",
@@ -72,7 +88,7 @@ internal static class KeygenVerb
             "keygen",
             "Makes a secret key for each host weight and writes them to a key file. The shape comes from --model or --shape.")
         {
-            model, format, param, shape, bits, kind, message, strength, noWhitening, output, append, force,
+            model, format, param, shape, bits, kind, message, strength, noWhitening, ecc, output, append, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
@@ -100,6 +116,7 @@ internal static class KeygenVerb
                 _ => KeyKind.Random,
             };
             var whitening = parsed.GetValue(noWhitening) ? Whitening.None : Whitening.KeyedMask;
+            var code = ResolveCode(parsed.GetValue(ecc)!, chosen, parsed.GetValue(bits));
             var created = new List<WatermarkKey>();
             foreach (var name in names)
             {
@@ -108,7 +125,7 @@ internal static class KeygenVerb
                     throw new UsageException($"--param '{name}' is given twice; a key file holds one key per parameter.");
                 }
 
-                created.Add(WatermarkKey.Create(name, shapes[name], parsed.GetValue(bits), kindValue, chosen, parsed.GetValue(strength), whitening));
+                created.Add(WatermarkKey.Create(name, shapes[name], parsed.GetValue(bits), kindValue, chosen, parsed.GetValue(strength), whitening, code: code));
             }
 
             // Appends lock the file (concurrent appends all land); a new file is created only if none
@@ -129,6 +146,53 @@ internal static class KeygenVerb
             return ExitCodes.Present;
         });
         return command;
+    }
+
+    // --ecc for this message and T: auto takes the strongest BCH code that fits (none for the all-ones message).
+    private static BchCode? ResolveCode(string ecc, Message message, int bits)
+    {
+        if (ecc == "none" || (ecc == "auto" && message.Encoding == MessageEncoding.AllOnes))
+        {
+            return null;
+        }
+
+        if (message.Encoding == MessageEncoding.AllOnes)
+        {
+            throw new UsageException($"--ecc {ecc} needs a --message to protect; the all-ones message carries nothing to correct.");
+        }
+
+        if (ecc == "auto")
+        {
+            return BchCode.Choose(message.BitLength, bits)
+                ?? throw new UsageException($"the message's {message.BitLength} bits leave no room in T = {bits} for an error-correcting code; use more --bits, a shorter --message, or --ecc none.");
+        }
+
+        if (!TryParseBch(ecc, out var n, out var k))
+        {
+            throw new UsageException($"--ecc '{ecc}' is not auto, none or bch:N,K (e.g. bch:252,160).");
+        }
+
+        if (k != message.BitLength)
+        {
+            throw new UsageException($"--ecc {ecc} carries K = {k} bits but the message has {message.BitLength} ({message.BitLength / 8} bytes); use bch:N,{message.BitLength} or --ecc auto.");
+        }
+
+        return BchCode.FromLengths(n, k);
+    }
+
+    private static bool TryParseBch(string? text, out int n, out int k)
+    {
+        n = k = 0;
+        if (text is null || !text.StartsWith("bch:", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var parts = text[4..].Split(',');
+        return parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out n)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out k)
+            && n > 0 && k > 0;
     }
 
     private static Dictionary<string, long[]> ResolveShapes(string? modelPath, ModelFormat? format, string? shapeText, string[] names)

@@ -87,6 +87,14 @@ internal static class VerifyVerb
             ? $"PRESENT: p = {result.PValue} ≤ alpha = {AlphaText(result.Alpha)}"
             : $"absent: p = {result.PValue} > alpha = {AlphaText(result.Alpha)}";
         text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {verdict}");
+        foreach (var slot in result.Slots)
+        {
+            if (slot.Payload is { } payload)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"message: {(result.Slots.Length > 1 ? $"{slot.Parameter}: " : string.Empty)}{payload}");
+            }
+        }
+
         return text.ToString();
     }
 
@@ -111,6 +119,11 @@ internal static class VerifyVerb
                 json.WriteNumber("matched", slot.Matched);
                 json.WriteNumber("ber", slot.BitErrorRate);
                 WritePValue(json, slot.PValue);
+                if (slot.Payload is { } payload)
+                {
+                    WritePayload(json, payload);
+                }
+
                 json.WriteEndObject();
             }
 
@@ -119,6 +132,42 @@ internal static class VerifyVerb
         }
 
         return Encoding.UTF8.GetString(buffer.ToArray()) + Environment.NewLine;
+    }
+
+    // The payload (what the mark says), apart from the verdict (whether a mark is there).
+    internal static void WritePayload(Utf8JsonWriter json, PayloadReadback payload)
+    {
+        json.WriteStartObject("payload");
+        if (payload.Shown is { } shown)
+        {
+            json.WriteString("message", shown);
+        }
+        else
+        {
+            json.WriteNull("message");
+        }
+
+        json.WriteBoolean("exact", payload.IsExact);
+        if (payload.Code is { } code)
+        {
+            json.WriteString("code", code.Name);
+            json.WriteNumber("correctable", code.CorrectableErrors);
+            json.WriteBoolean("decoded", !payload.IsRefused);
+            if (payload.CorrectedBits is { } corrected)
+            {
+                json.WriteNumber("corrected", corrected);
+            }
+            else
+            {
+                json.WriteNull("corrected");
+            }
+        }
+        else
+        {
+            json.WriteNull("code");
+        }
+
+        json.WriteEndObject();
     }
 
     // p can lie below double's range (1e-2466): the number is written exactly as text, which JSON allows,

@@ -62,7 +62,11 @@ public sealed class TrainedModels : IDisposable
         OwnerKey = SaveKey("owner.key.json", Owner);
         FreshKey = SaveKey("fresh.key.json", WatermarkKey.Create(Host, HostShape, 64, KeyKind.Random, Message.FromText("ACME"), WatermarkKey.DefaultStrength, null, false, Seed(2)));
 
+        // The same owner with an error-correcting code: "ACME" (32 bits) in BCH(59, 32), t = 5, in 64 bits.
+        OwnerWithCode = WatermarkKey.Create(Host, HostShape, 64, KeyKind.Random, Message.FromText("ACME"), WatermarkKey.DefaultStrength, null, false, Seed(5), BchCode.Choose(32, 64));
+        OwnerWithCodeKey = SaveKey("owner-ecc.key.json", OwnerWithCode);
         MarkedDat = Train("marked.dat", initSeed: 21, Owner);
+        MarkedWithCodeDat = Train("marked-ecc.dat", initSeed: 21, OwnerWithCode);
         CleanDat = Train("clean.dat", initSeed: 21, key: null);
         UnrelatedDat = Train("unrelated.dat", initSeed: 99, key: null, steps: 0);
 
@@ -81,6 +85,13 @@ public sealed class TrainedModels : IDisposable
     public string OwnerKey { get; }
 
     public string FreshKey { get; }
+
+    /// <summary>The owner's key with a BCH-coded message, and a model marked with it.</summary>
+    public WatermarkKey OwnerWithCode { get; }
+
+    public string OwnerWithCodeKey { get; }
+
+    public string MarkedWithCodeDat { get; }
 
     public string MarkedDat { get; }
 

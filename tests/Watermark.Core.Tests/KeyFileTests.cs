@@ -294,4 +294,33 @@ public sealed class KeyFileTests : IDisposable
         var big = Enumerable.Range(0, 5).Select(i => WatermarkKey.Create($"w{i}", [2, 1 << 16], 255, allowOverCapacity: true));
         Assert.Throws<ArgumentException>(() => new Keyring(big));
     }
+
+    [Fact]
+    public void ACodeIsSavedAndReadBackAndTamperingWithItIsRefused()
+    {
+        var message = Message.FromText("(c) ACME Vision 2026");
+        var key = WatermarkKey.Create("g2.block0.conv2.weight", [64, 64, 3, 3], 256, KeyKind.Random, message, 0.01, null, false, TestSeeds.Numbered(7), BchCode.Choose(message.BitLength, 256));
+        var path = PathOf("coded.json");
+        new Keyring(key).Save(path);
+        var loaded = Keyring.Load(path).Slots[0];
+        Assert.Equal(key.Code, loaded.Code);
+        Assert.Equal(12, loaded.Code!.CorrectableErrors);
+        Assert.True(key.TargetBits().SequenceEqual(loaded.TargetBits()));
+        Assert.False(key.TargetBits().SequenceEqual(WatermarkKey.Create(key.Parameter, [64, 64, 3, 3], 256, KeyKind.Random, message, 0.01, null, false, TestSeeds.Numbered(7)).TargetBits()));
+
+        var text = File.ReadAllText(path);
+        foreach (var (from, to, field) in new[]
+        {
+            ("\"t\": 12", "\"t\": 11", "slots[0].code"),
+            ("\"n\": 252", "\"n\": 251", "slots[0].code"),
+            ("\"k\": 160", "\"k\": 152", "slots[0].code"),
+            ("\"m\": 8", "\"m\": 13", "slots[0].code"),
+            ("\"scheme\": \"bch-v1\"", "\"scheme\": \"rs-v1\"", "slots[0].code.scheme"),
+        })
+        {
+            Assert.Contains(from, text, StringComparison.Ordinal);
+            var e = Assert.Throws<KeyFileException>(() => Keyring.Parse(Encoding.UTF8.GetBytes(text.Replace(from, to, StringComparison.Ordinal)), "k.json"));
+            Assert.Equal(field, e.Field);
+        }
+    }
 }

@@ -21,6 +21,7 @@ public sealed class Keyring
     public const int CurrentVersion = 1;
 
     private const string DerivationV1 = "chacha20-v1";
+    private const string BchScheme = "bch-v1";
     private const int MaxFileBytes = 16 << 20;
     private const int MaxDepth = 8;
 
@@ -166,6 +167,17 @@ public sealed class Keyring
 
                 json.WriteEndObject();
                 json.WriteString("whitening", slot.Whitening == Whitening.None ? "none" : "keyed-mask-v1");
+                if (slot.Code is { } code)
+                {
+                    json.WriteStartObject("code");
+                    json.WriteString("scheme", BchScheme);
+                    json.WriteNumber("m", code.FieldDegree);
+                    json.WriteNumber("n", code.Length);
+                    json.WriteNumber("k", code.MessageLength);
+                    json.WriteNumber("t", code.CorrectableErrors);
+                    json.WriteEndObject();
+                }
+
                 json.WriteString("derivation", DerivationV1);
                 json.WriteString("seed", slot.Seed.ToHex());
                 json.WriteEndObject();
@@ -293,7 +305,7 @@ public sealed class Keyring
 
     private static WatermarkKey ReadSlot(FieldReader reader, JsonElement slot, string at)
     {
-        reader.Object(slot, at, ["parameter", "shape", "filterMeanLength", "bits", "kind", "strength", "message", "whitening", "derivation", "seed"]);
+        reader.Object(slot, at, ["parameter", "shape", "filterMeanLength", "bits", "kind", "strength", "message", "whitening", "code", "derivation", "seed"]);
         var parameter = reader.String(slot, "parameter", $"{at}.parameter");
         if (string.IsNullOrWhiteSpace(parameter))
         {
@@ -391,7 +403,55 @@ public sealed class Keyring
             throw reader.Error($"{at}.kind", $"a diff key needs M ≥ 2; the shape gives M = {m}.");
         }
 
-        return WatermarkKey.Create(parameter, shape, bits, kind, message, strength, whitening, allowOverCapacity: true, seed);
+        var code = slot.TryGetProperty("code", out var codeElement) ? ReadCode(reader, codeElement, $"{at}.code", message, bits) : null;
+        return WatermarkKey.Create(parameter, shape, bits, kind, message, strength, whitening, allowOverCapacity: true, seed, code);
+    }
+
+    // Optional (absent in files written before codes existed, which keep working): the payload's BCH code.
+    private static BchCode ReadCode(FieldReader reader, JsonElement element, string at, Message message, int bits)
+    {
+        reader.Object(element, at, ["scheme", "m", "n", "k", "t"]);
+        var scheme = reader.String(element, "scheme", $"{at}.scheme");
+        if (scheme != BchScheme)
+        {
+            throw reader.Error($"{at}.scheme", $"expected \"{BchScheme}\", found \"{Escape(scheme)}\"; the file was written by an unknown version.");
+        }
+
+        var m = reader.Int(element, "m", $"{at}.m");
+        var n = reader.Int(element, "n", $"{at}.n");
+        var k = reader.Int(element, "k", $"{at}.k");
+        var t = reader.Int(element, "t", $"{at}.t");
+        if (m is < BchCode.MinFieldDegree or > BchCode.MaxFieldDegree || k <= 0 || t <= 0 || n <= k || n > (1 << m) - 1)
+        {
+            throw reader.Error(at, $"m = {m}, n = {n}, k = {k}, t = {t} is no BCH code this library knows (m from {BchCode.MinFieldDegree} to {BchCode.MaxFieldDegree}, 0 < k < n < 2^m).");
+        }
+
+        BchCode code;
+        try
+        {
+            code = BchCode.Create(m, t, k);
+        }
+        catch (ArgumentException e)
+        {
+            throw reader.Error(at, e.Message);
+        }
+
+        if (code.Length != n || code.CorrectableErrors != t)
+        {
+            throw reader.Error(at, $"m = {m}, k = {k}, t = {t} gives {code}, not n = {n}; the file was edited or corrupted.");
+        }
+
+        if (message.Encoding == MessageEncoding.AllOnes || k != message.BitLength)
+        {
+            throw reader.Error($"{at}.k", $"is {k} but the message has {message.BitLength} bits; the file was edited or corrupted.");
+        }
+
+        if (n > bits)
+        {
+            throw reader.Error($"{at}.n", $"is {n} but the slot carries only {bits} bits; the file was edited or corrupted.");
+        }
+
+        return code;
     }
 
     private static Message ReadMessage(FieldReader reader, JsonElement element, string at)

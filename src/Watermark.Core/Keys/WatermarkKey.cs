@@ -18,8 +18,9 @@ public sealed class WatermarkKey
     private bool[]? targetBits;
     private bool[]? mask;
 
-    private WatermarkKey(string parameter, ImmutableArray<long> shape, int bits, KeyKind kind, double strength, Message message, Whitening whitening, SecretSeed seed)
+    private WatermarkKey(string parameter, ImmutableArray<long> shape, int bits, KeyKind kind, double strength, Message message, Whitening whitening, SecretSeed seed, BchCode? code)
     {
+        Code = code;
         Parameter = parameter;
         Shape = shape;
         FilterMeanLength = Capacity.FilterMeanLength(shape);
@@ -55,6 +56,13 @@ public sealed class WatermarkKey
     /// <summary>Whether the message is XOR-ed with a key-derived mask.</summary>
     public Whitening Whitening { get; }
 
+    /// <summary>
+    /// The error-correcting code the message is embedded with, or null: then the message is repeated
+    /// cyclically and read back by a majority vote. With a code, the codeword (message and parity) fills
+    /// the T bits, repeated cyclically where it is shorter, and up to t wrong bits are corrected.
+    /// </summary>
+    public BchCode? Code { get; }
+
     internal SecretSeed Seed { get; }
 
     /// <summary>
@@ -70,10 +78,15 @@ public sealed class WatermarkKey
         Message? message = null,
         double strength = DefaultStrength,
         Whitening? whitening = null,
-        bool allowOverCapacity = false) =>
-        Create(parameter, shape, bits, kind, message, strength, whitening, allowOverCapacity, SecretSeed.Generate());
+        bool allowOverCapacity = false,
+        BchCode? code = null) =>
+        Create(parameter, shape, bits, kind, message, strength, whitening, allowOverCapacity, SecretSeed.Generate(), code);
 
-    /// <summary>As <see cref="Create(string, IReadOnlyList{long}, int, KeyKind, Message?, double, Whitening?, bool)"/> with a given seed (tests, hardware-held secrets).</summary>
+    /// <summary>
+    /// As <see cref="Create(string, IReadOnlyList{long}, int, KeyKind, Message?, double, Whitening?, bool, BchCode?)"/>
+    /// with a given seed (tests, hardware-held secrets). <paramref name="code"/> must carry exactly the
+    /// message's bits (<see cref="BchCode.Choose"/> picks the strongest that fits T).
+    /// </summary>
     public static WatermarkKey Create(
         string parameter,
         IReadOnlyList<long> shape,
@@ -83,7 +96,8 @@ public sealed class WatermarkKey
         double strength,
         Whitening? whitening,
         bool allowOverCapacity,
-        SecretSeed seed)
+        SecretSeed seed,
+        BchCode? code = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(parameter);
         ArgumentNullException.ThrowIfNull(shape);
@@ -120,8 +134,26 @@ public sealed class WatermarkKey
             throw new ArgumentException($"Slot '{parameter}': the message has {message.BitLength} bits but the slot carries only {bits}; shorten the message or use more bits.", nameof(message));
         }
 
+        if (code is not null)
+        {
+            if (message.Encoding == MessageEncoding.AllOnes)
+            {
+                throw new ArgumentException($"Slot '{parameter}': the all-ones message carries nothing to correct; give a text or byte message, or no code.", nameof(code));
+            }
+
+            if (code.MessageLength != message.BitLength)
+            {
+                throw new ArgumentException($"Slot '{parameter}': {code} carries {code.MessageLength} message bits but the message has {message.BitLength}; use BchCode.Choose({message.BitLength}, {bits}).", nameof(code));
+            }
+
+            if (code.Length > bits)
+            {
+                throw new ArgumentException($"Slot '{parameter}': {code} needs {code.Length} bits but the slot carries only {bits}; use more bits, a shorter message or a weaker code.", nameof(code));
+            }
+        }
+
         var resolved = whitening ?? (message.Encoding == MessageEncoding.AllOnes ? Whitening.None : Whitening.KeyedMask);
-        return new WatermarkKey(parameter, [.. shape], bits, kind, strength, message, resolved, seed);
+        return new WatermarkKey(parameter, [.. shape], bits, kind, strength, message, resolved, seed, code);
     }
 
     /// <summary>
@@ -132,14 +164,85 @@ public sealed class WatermarkKey
     internal float[] ProjectionArray =>
         LazyInitializer.EnsureInitialized(ref projection, () => KeyMatrix.Derive(Kind, Seed, Bits, FilterMeanLength));
 
-    /// <summary>The embedded bits b: the message bits, XOR-ed with the key's mask when whitened.</summary>
+    /// <summary>The embedded bits b: the message bits (or its codeword), repeated to fill T, XOR-ed with the key's mask when whitened.</summary>
     public ReadOnlySpan<bool> TargetBits() =>
         LazyInitializer.EnsureInitialized(ref targetBits, () =>
         {
-            var bits = Message.ToBits(Bits);
+            var bits = PayloadBits();
             ApplyMask(bits);
             return bits;
         });
+
+    /// <summary>
+    /// Reads the message back from extracted bits with the whitening undone (<see cref="SlotVerification.MessageBits"/>):
+    /// decoded by the code when the key has one, else by a majority vote over the repetitions. Null for all-ones.
+    /// </summary>
+    public PayloadReadback? ReadPayload(ReadOnlySpan<bool> messageBits)
+    {
+        if (messageBits.Length != Bits)
+        {
+            throw new ArgumentException($"Slot '{Parameter}' carries {Bits} bits; {messageBits.Length} were given.", nameof(messageBits));
+        }
+
+        if (Message.Encoding == MessageEncoding.AllOnes)
+        {
+            return null;
+        }
+
+        if (Code is null)
+        {
+            var recovered = Message.Recover(messageBits, Message.Bytes.Length);
+            return new PayloadReadback(this, recovered, corrected: null);
+        }
+
+        // Each codeword position by a majority over its copies in T (a tie keeps the first copy).
+        var n = Code.Length;
+        var received = new bool[n];
+        for (var i = 0; i < n; i++)
+        {
+            var votes = 0;
+            for (var j = i; j < Bits; j += n)
+            {
+                votes += messageBits[j] ? 1 : -1;
+            }
+
+            received[i] = votes == 0 ? messageBits[i] : votes > 0;
+        }
+
+        var decoded = Code.Decode(received);
+        return new PayloadReadback(this, decoded.Success ? ToBytes(decoded.Message!) : null, decoded.Success ? decoded.Corrected : null);
+    }
+
+    private bool[] PayloadBits()
+    {
+        if (Code is null)
+        {
+            return Message.ToBits(Bits);
+        }
+
+        var codeword = Code.Encode(Message.ToBits(Message.BitLength));
+        var bits = new bool[Bits];
+        for (var j = 0; j < Bits; j++)
+        {
+            bits[j] = codeword[j % codeword.Length];
+        }
+
+        return bits;
+    }
+
+    private static byte[] ToBytes(bool[] bits)
+    {
+        var bytes = new byte[bits.Length / 8];
+        for (var i = 0; i < bytes.Length * 8; i++)
+        {
+            if (bits[i])
+            {
+                bytes[i / 8] |= (byte)(1 << (7 - (i % 8)));
+            }
+        }
+
+        return bytes;
+    }
 
     /// <summary>Turns extracted bits back into message bits (undoes the whitening).</summary>
     public bool[] ToMessageBits(ReadOnlySpan<bool> extracted)
@@ -186,5 +289,5 @@ public sealed class WatermarkKey
 
     /// <summary>Describes the slot without its secret.</summary>
     public override string ToString() =>
-        $"{Parameter} {Capacity.ShapeText(Shape)}: T = {Bits}, M = {FilterMeanLength}, {Kind.ToString().ToLowerInvariant()} key, λ = {Strength}, message {Message}";
+        $"{Parameter} {Capacity.ShapeText(Shape)}: T = {Bits}, M = {FilterMeanLength}, {Kind.ToString().ToLowerInvariant()} key, λ = {Strength}, message {Message}{(Code is null ? string.Empty : $", {Code.Name} (corrects {Code.CorrectableErrors} bits)")}";
 }

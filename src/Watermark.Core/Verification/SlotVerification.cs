@@ -15,6 +15,7 @@ public sealed class SlotVerification
         Projection = [.. projection];
         MessageBits = [.. key.ToMessageBits(extracted)];
         PValue = PValue.BinomialUpperTail(Bits, matched);
+        Payload = key.ReadPayload(MessageBits.AsSpan());
     }
 
     /// <summary>The host parameter.</summary>
@@ -37,6 +38,12 @@ public sealed class SlotVerification
 
     /// <summary>The extracted bits with the whitening undone: the message as the weights carry it.</summary>
     public ImmutableArray<bool> MessageBits { get; }
+
+    /// <summary>
+    /// The owner's message read back from <see cref="MessageBits"/> (decoded by the key's code, if any);
+    /// null for the all-ones message. The verdict never depends on it: it is computed on the raw bits.
+    /// </summary>
+    public PayloadReadback? Payload { get; }
 
     /// <summary>Xw, before the sigmoid; σ(Xw) is what the paper's histograms (Fig. 2, 6) show.</summary>
     public ImmutableArray<double> Projection { get; }
