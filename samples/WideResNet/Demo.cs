@@ -47,7 +47,9 @@ internal static class Demo
         var slot = marked.GetWatermarkSlots().Single(s => s.Parameter == Model.WideResNet.HostParameter(2));
         var host = slot.Parameter;
         var weight = slot.Weight;
-        var key = slot.CreateKey(Message.FromText("(c) ACME Vision 2026"));
+        // The strongest BCH code that fits: 20 bytes in 256 bits → BCH(252, 160), up to 12 wrong bits corrected.
+        var message = Message.FromText("(c) ACME Vision 2026");
+        var key = slot.CreateKey(message, code: BchCode.Choose(message.BitLength, slot.Bits));
         var keyring = new Keyring(key);
         Console.WriteLine($"── with a {key.Bits}-bit random-key watermark in {host} (M = {key.FilterMeanLength}, λ = {key.Strength})");
         var markedHistory = new Trainer(marked, options, new WatermarkRegularizer(keyring, marked)) { Progress = new ProgressDisplay(Console.Out) }.Fit(train, test);
@@ -85,5 +87,9 @@ internal static class Demo
     {
         var slot = result.Slots[0];
         Console.WriteLine($"{label,-24} {slot.Matched}/{slot.Bits} bits, BER {slot.BitErrorRate:0.000}, p = {slot.PValue} → {(result.IsPresent ? "PRESENT" : "absent")} (alpha {result.Alpha.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture)})");
+        if (slot.Payload is { } payload)
+        {
+            Console.WriteLine($"{string.Empty,-24} message: {payload}");
+        }
     }
 }

@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Threading;
+using System.Threading.Tasks;
 using Watermark.Formats;
 using Xunit;
 using Xunit.Abstractions;
@@ -251,7 +252,7 @@ public class CorpusTests
     }
 
     [Fact]
-    public void EverySavedInputEndsInSuccessOrTheTypedException()
+    public async Task EverySavedInputEndsInSuccessOrTheTypedException()
     {
         var files = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"));
         Assert.NotEmpty(files);
@@ -259,7 +260,18 @@ public class CorpusTests
         {
             var format = ModelFile.FormatFromExtension(file);
             Assert.True(format is not null, $"{file} has no model extension");
-            var problem = FuzzTests.Outcome(File.ReadAllBytes(file), format!.Value, detect: false);
+            // A kept hang must fail the test, not hang it.
+            var outcome = Task.Run(() => FuzzTests.Outcome(File.ReadAllBytes(file), format!.Value, detect: false));
+            string? problem;
+            try
+            {
+                problem = await outcome.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+                problem = "no outcome within 10 s (a hang)";
+            }
+
             Assert.True(problem is null or "rejected", $"{Path.GetFileName(file)}: {problem}");
         }
     }

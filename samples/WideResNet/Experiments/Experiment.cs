@@ -14,7 +14,7 @@ namespace WideResNet.Experiments;
 internal static class Experiment
 {
     /// <summary>The experiments, in REPORT.md's order: the paper's §4 tables, its §4.3/§5 robustness study, then ours beyond it.</summary>
-    public static readonly string[] Names = ["table4", "diffkey", "schedule", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms"];
+    public static readonly string[] Names = ["table4", "diffkey", "schedule", "table5a", "table5b", "table5c", "table7", "table6", "table8", "pruning", "overwrite", "transforms", "payload"];
 
     public static int Run(string name, string[] args)
     {
@@ -49,6 +49,7 @@ internal static class Experiment
                 "pruning" => Robustness.Pruning(runner, command),
                 "overwrite" => Robustness.Overwrite(runner, command),
                 "transforms" => Robustness.Transforms(runner, command),
+                "payload" => Payload.Run(runner, command),
                 _ => throw new ArgumentException($"unknown experiment {name}"),
             };
             Report.Write(runner, result);

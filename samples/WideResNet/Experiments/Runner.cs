@@ -79,7 +79,7 @@ internal sealed class Runner(Settings settings)
 
     /// <summary>
     /// The key of a slot, derived from the run seed so an experiment repeats exactly. Real keys come
-    /// from the CSPRNG (<see cref="WatermarkKey.Create(string, IReadOnlyList{long}, int, KeyKind, Message?, double, Whitening?, bool)"/>).
+    /// from the CSPRNG (<see cref="WatermarkKey.Create(string, IReadOnlyList{long}, int, KeyKind, Message?, double, Whitening?, bool, BchCode?)"/>).
     /// The message is the paper's all ones, without whitening.
     /// </summary>
     public WatermarkKey KeyFor(RunSpec spec)

@@ -65,8 +65,8 @@ public sealed class WatermarkSlot
     /// Activating a slot applies the capacity rule T &lt; M with the analyzer's WMK001 wording, unless
     /// <paramref name="allowOverCapacity"/> is set (only for experiments on the limit).
     /// </summary>
-    public WatermarkKey CreateKey(Message? message = null, Whitening? whitening = null, bool allowOverCapacity = false) =>
-        WatermarkKey.Create(Parameter, Shape, Bits, Kind, message, Strength, whitening, allowOverCapacity);
+    public WatermarkKey CreateKey(Message? message = null, Whitening? whitening = null, bool allowOverCapacity = false, BchCode? code = null) =>
+        WatermarkKey.Create(Parameter, Shape, Bits, Kind, message, Strength, whitening, allowOverCapacity, code);
 
     /// <summary>The slot in one line, without any secret.</summary>
     public override string ToString() =>
