@@ -32,6 +32,7 @@ switch (verb)
         Console.WriteLine("  pruning             Fig. 5/6: prune the host layer 0-100% (ascending, descending, random)");
         Console.WriteLine("  overwrite           a second mark with a new key in conv2/conv3/conv4");
         Console.WriteLine("  transforms          quantization, noise, channel permutation and rescaling of the host layer");
+        Console.WriteLine("  payload             error-correcting payloads at T = 256: code per message size, and which survive each attack");
         Console.WriteLine("  report              write results/REPORT.md from the experiments' JSON files (--out DIR)");
         Console.WriteLine("  speed               time WRN-10-4 training steps (batch 64) with and without a mark, and the data loader");
         Console.WriteLine();
