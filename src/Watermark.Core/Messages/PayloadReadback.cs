@@ -55,7 +55,7 @@ public sealed class PayloadReadback
 
         if (Bytes is null)
         {
-            return $"not decoded: more bits are wrong than {Code} corrects, so no message is claimed";
+            return $"not decoded: more bits are wrong than {Code.Name} corrects ({Code.CorrectableErrors}), so no message is claimed";
         }
 
         return IsExact
