@@ -18,11 +18,13 @@ namespace WideResNet.Experiments;
 /// attack of the robustness study, which payload sizes still read back exactly.
 /// </summary>
 /// <remarks>
-/// The marked run carries the experiments' ordinary key (no code). That is enough: with a linear code,
-/// whether a word decodes depends only on which bits are wrong, not on the codeword, and the keyed
-/// whitening makes a random-key mark's target bits look random whatever the message. So each attack's
-/// error pattern e = b̂ ⊕ b is measured once on the real attacked network, and every code is judged by
-/// decoding (its codeword ⊕ e) exactly as verify does. The demo embeds a coded message for real.
+/// The marked run carries the experiments' ordinary key (all-ones message, random Gaussian X). That is
+/// enough: with a linear code, whether a word decodes depends only on which bits are wrong, not on the
+/// codeword; and flipping a target bit is the same as flipping the sign of X's row, which leaves a
+/// Gaussian key Gaussian, so a network trained towards any other bits has errors distributed the same
+/// way. So each attack's error pattern e = b̂ ⊕ b is measured once on the real attacked network, and
+/// every code is judged by decoding (its codeword ⊕ e) exactly as verify does. The demo embeds a coded
+/// message for real.
 /// </remarks>
 internal static class Payload
 {
@@ -118,7 +120,7 @@ internal static class Payload
         {
             tradeOff.ToString().TrimEnd(),
             survived.ToString().TrimEnd(),
-            "The verdict (the rows above: BER and p against the raw bits) does not depend on the payload's code. A linear code decodes (codeword ⊕ e) whatever the codeword, so each attack's error pattern e, measured on the real attacked network with the run's key, decides every code; the copies of the first codeword bits in the T − N spare bits are combined by a majority vote (a tie keeps the first copy), as verify does. The demo (`./build.sh demo`) embeds a BCH-coded message for real and reads it back after 65% pruning.",
+            "The verdict (the rows above: BER and p against the raw bits) does not depend on the payload's code. The marked run was trained with the experiments' key (all-ones message, Gaussian X); a linear code decodes (codeword ⊕ e) whatever the codeword, and flipping a target bit equals flipping the sign of a Gaussian row of X, so each attack's error pattern e, measured on the real attacked network, stands for any message and decides every code. The copies of the first codeword bits in the T − N spare bits are combined by a majority vote (a tie keeps the first copy), as verify does. The demo (`./build.sh demo`) embeds a BCH-coded message for real and reads it back after 65% pruning (5 bits corrected).",
         };
         return new ExperimentResult("payload", "Beyond the paper: error-correcting payloads (BCH) at T = 256", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked, fineTuned], [], notes);
     }
