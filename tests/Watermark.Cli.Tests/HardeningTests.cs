@@ -82,14 +82,7 @@ public class HardeningTests(TrainedModels models)
     [InlineData("\"conv2.weight\"", "\"conv2.\\ud83d\"")]
     public void ALoneSurrogateInAnyKeyFieldIsUnusableInputForVerifyAndAppend(string original, string replacement)
     {
-        var key = OwnerKeyWith(original, replacement);
-        var verify = CliRunner.Run("verify", "--model", models.MarkedDat, "--key", key);
-        Assert.True(verify.Code == ExitCodes.Unusable, verify.ToString());
-        Assert.Contains("lone UTF-16 surrogate", verify.Err, StringComparison.Ordinal);
-
-        var append = CliRunner.Run("keygen", "--shape", "16,3,3,3", "--param", "conv1.weight", "--bits", "16", "--out", key, "--append");
-        Assert.True(append.Code == ExitCodes.Unusable, append.ToString());
-        Assert.Contains("lone UTF-16 surrogate", append.Err, StringComparison.Ordinal);
+        VerifyAndAppendAreRefused(OwnerKeyWith(original, replacement), "lone UTF-16 surrogate");
     }
 
     // ── 3. Special files ──────────────────────────────────────────────────────────────────────────────
@@ -332,12 +325,8 @@ public class HardeningTests(TrainedModels models)
     public void RepeatedJsonKeysAreRefused(string original, string replacement)
     {
         var key = OwnerKeyWith(original, replacement);
-        var run = CliRunner.Run("verify", "--model", models.MarkedDat, "--key", key);
-        Assert.True(run.Code == ExitCodes.Unusable, run.ToString());
-        Assert.Contains("appears twice", run.Err, StringComparison.Ordinal);
-        var append = CliRunner.Run("keygen", "--shape", "16,3,3,3", "--param", "conv1.weight", "--bits", "16", "--out", key, "--append");
-        Assert.True(append.Code == ExitCodes.Unusable, append.ToString());
-        Assert.Contains(replacement, File.ReadAllText(key), StringComparison.Ordinal);
+        VerifyAndAppendAreRefused(key, "appears twice");
+        Assert.Contains(replacement, File.ReadAllText(key), StringComparison.Ordinal); // the append never rewrote it
     }
 
     [Fact]
@@ -407,6 +396,17 @@ public class HardeningTests(TrainedModels models)
     }
 
     // ── helpers ───────────────────────────────────────────────────────────────────────────────────────
+
+    // Both readers of a key file, verify and keygen --append, end in exit 2 naming the problem.
+    private void VerifyAndAppendAreRefused(string key, string problem)
+    {
+        var verify = CliRunner.Run("verify", "--model", models.MarkedDat, "--key", key);
+        Assert.True(verify.Code == ExitCodes.Unusable, verify.ToString());
+        Assert.Contains(problem, verify.Err, StringComparison.Ordinal);
+        var append = CliRunner.Run("keygen", "--shape", "16,3,3,3", "--param", "conv1.weight", "--bits", "16", "--out", key, "--append");
+        Assert.True(append.Code == ExitCodes.Unusable, append.ToString());
+        Assert.Contains(problem, append.Err, StringComparison.Ordinal);
+    }
 
     private string OwnerKeyWith(string original, string replacement)
     {

@@ -61,7 +61,7 @@ internal static class Payload
                 accepted += code.Decode(word).Success ? 1 : 0;
             }
 
-            tradeOff.AppendLine(CultureInfo.InvariantCulture, $"| {bytes} bytes | {code!.Name} (GF(2^{code.FieldDegree})) | {code.CorrectableErrors} | {(double)code.CorrectableErrors / code.Length:0.000} | {accepted} of {RandomWords:N0} |");
+            tradeOff.AppendLine(CultureInfo.InvariantCulture, $"| {bytes} byte{(bytes == 1 ? string.Empty : "s")} | {code!.Name} (GF(2^{code.FieldDegree})) | {code.CorrectableErrors} | {(double)code.CorrectableErrors / code.Length:0.000} | {accepted} of {RandomWords:N0} |");
         }
 
         // The attacks of the robustness study, each on the real marked network.
@@ -98,7 +98,7 @@ internal static class Payload
         Try("none", marked.Spec.Name, _ => { });
         foreach (var rate in new[] { 0.5, 0.65, 0.8 })
         {
-            Try($"prune conv2 {100 * rate:0}% (smallest |w| first)", marked.Spec.Name, m => Host(m).Prune(rate, PruningOrder.Ascending, seed: 1));
+            Try($"prune conv2 {100 * rate:0}% (smallest magnitudes first)", marked.Spec.Name, m => Host(m).Prune(rate, PruningOrder.Ascending, seed: 1));
         }
 
         foreach (var bits in new[] { 4, 3 })

@@ -103,21 +103,9 @@ internal static partial class UnixFiles
         }
 
         var buffer = new byte[StatxSize];
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
+        if (WithDescriptor(handle, fd => Statx(fd, string.Empty, AtEmptyPath, StatxType, buffer)) != 0)
         {
-            if (Statx((int)handle.DangerousGetHandle(), string.Empty, AtEmptyPath, StatxType, buffer) != 0)
-            {
-                throw new IOException($"Cannot inspect an open file: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}.");
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            throw new IOException($"Cannot inspect an open file: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}.");
         }
 
         return FromMode(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(StatxModeOffset)));
@@ -150,31 +138,18 @@ internal static partial class UnixFiles
     /// <summary>Gives an unnamed file a name; false (nothing done) when <paramref name="path"/> exists.</summary>
     public static bool TryLink(SafeFileHandle handle, string path)
     {
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
+        if (WithDescriptor(handle, fd => LinkAt(AtFdCwd, $"/proc/self/fd/{fd}", AtFdCwd, path, AtSymlinkFollow)) == 0)
         {
-            var source = $"/proc/self/fd/{handle.DangerousGetHandle()}";
-            if (LinkAt(AtFdCwd, source, AtFdCwd, path, AtSymlinkFollow) == 0)
-            {
-                return true;
-            }
-
-            var error = Marshal.GetLastPInvokeError();
-            if (error == EExist)
-            {
-                return false;
-            }
-
-            throw new IOException($"Cannot create '{path}': {Marshal.GetPInvokeErrorMessage(error)}.");
+            return true;
         }
-        finally
+
+        var error = Marshal.GetLastPInvokeError();
+        if (error == EExist)
         {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            return false;
         }
+
+        throw new IOException($"Cannot create '{path}': {Marshal.GetPInvokeErrorMessage(error)}.");
     }
 
     /// <summary>
@@ -189,30 +164,18 @@ internal static partial class UnixFiles
             return null;
         }
 
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
+        if (WithDescriptor(handle, fd => Flock(fd, LockExclusive | LockNonBlocking)) == 0)
         {
-            if (Flock((int)handle.DangerousGetHandle(), LockExclusive | LockNonBlocking) == 0)
-            {
-                return true;
-            }
-
-            var error = Marshal.GetLastPInvokeError();
-            if (error == EWouldBlock)
-            {
-                return false;
-            }
-
-            throw new IOException($"Cannot lock a file: {Marshal.GetPInvokeErrorMessage(error)}.");
+            return true;
         }
-        finally
+
+        var error = Marshal.GetLastPInvokeError();
+        if (error == EWouldBlock)
         {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            return false;
         }
+
+        throw new IOException($"Cannot lock a file: {Marshal.GetPInvokeErrorMessage(error)}.");
     }
 
     /// <summary>Opens a folder to hold a lock on it (flock works on folders); null where not available or on failure.</summary>
@@ -257,6 +220,24 @@ internal static partial class UnixFiles
         FileKind.BlockDevice => "a block device",
         _ => "a socket",
     };
+
+    // Runs a system call on the handle's descriptor while keeping the handle from being closed meanwhile.
+    private static int WithDescriptor(SafeFileHandle handle, Func<int, int> call)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            return call((int)handle.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
 
     private static FileKind FromMode(ushort mode) => (mode & 0xF000) switch
     {
