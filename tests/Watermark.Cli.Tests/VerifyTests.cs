@@ -187,6 +187,21 @@ public class VerifyTests(TrainedModels models)
         Assert.Equal(ExitCodes.Unusable, run.Code);
         Assert.Contains("'conv3.weight'", run.Err, StringComparison.Ordinal);
         Assert.Contains("conv2.weight", run.Err, StringComparison.Ordinal);
+        Assert.Contains("check that the key file belongs to this model", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AMistypedTensorNameGetsTheCloseNamesAndNoWordOfAKeyWhereThereIsNone()
+    {
+        var run = CliRunner.Run("attack", "prune", "--model", models.MarkedDat, "--param", "conv2", "--rate", "0.5", "--out", models.PathOf($"x-{Guid.NewGuid():N}.dat"));
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        Assert.Contains("Did you mean 'conv2.weight'?", run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("key file", run.Err, StringComparison.Ordinal);
+
+        var typo = CliRunner.Run("keygen", "--model", models.MarkedDat, "--param", "conv2.wieght", "--out", models.PathOf($"k-{Guid.NewGuid():N}.json"));
+        Assert.Equal(ExitCodes.Unusable, typo.Code);
+        Assert.Contains("Did you mean 'conv2.weight'", typo.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("key file", typo.Err, StringComparison.Ordinal);
     }
 
     [Fact]

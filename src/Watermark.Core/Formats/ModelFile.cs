@@ -133,9 +133,14 @@ public sealed class ModelFile
     private static FileStream OpenRead(string path) =>
         InputFile.Open(path, problem => new ModelFormatException(path, problem), "not found; check the path.");
 
-    /// <summary>The tensor named <paramref name="name"/>; the error lists the tensors that could be meant.</summary>
-    public TensorEntry Find(string name)
+    /// <summary>
+    /// The tensor named <paramref name="name"/>. The error suggests the names that could be meant (the
+    /// same name with <c>.weight</c>, or one a few edits away) and lists weights to choose from;
+    /// <paramref name="hint"/>, when given, is added (e.g. that the key file may belong to another model).
+    /// </summary>
+    public TensorEntry Find(string name, string? hint = null)
     {
+        ArgumentNullException.ThrowIfNull(name);
         foreach (var entry in Tensors)
         {
             if (entry.Name == name)
@@ -144,9 +149,52 @@ public sealed class ModelFile
             }
         }
 
+        var close = Tensors.Select(t => t.Name)
+            .Where(n => n == name + ".weight" || n.EndsWith("." + name, StringComparison.Ordinal) || EditDistance(n, name, 3) <= 3)
+            .OrderBy(n => n == name + ".weight" ? 0 : EditDistance(n, name, 3))
+            .Take(3)
+            .Select(n => $"'{n}'")
+            .ToList();
         var candidates = Tensors.Where(t => t.Shape.Length >= 2 && t.DType.IsReal()).Select(t => t.Name).Take(12).ToList();
-        var hint = candidates.Count == 0 ? "it holds no weight tensors" : $"its weights include {string.Join(", ", candidates)}";
-        throw new ModelFormatException(Source, $"has no tensor named '{name}'; {hint}. Run 'watermark inspect --model {Source}' to list them, and check that the key file belongs to this model.");
+        var meant = close.Count > 0 ? $" Did you mean {string.Join(" or ", close)}?" : string.Empty;
+        var weights = candidates.Count == 0 ? "It holds no weight tensors" : $"Its weights include {string.Join(", ", candidates)}";
+        throw new ModelFormatException(Source, $"has no tensor named '{name}'.{meant} {weights}; run 'watermark inspect --model {Source}' to list them all.{(hint is null ? string.Empty : " " + hint)}");
+    }
+
+    // Levenshtein distance, stopping early once it exceeds `limit` (names can be long).
+    private static int EditDistance(string a, string b, int limit)
+    {
+        if (Math.Abs(a.Length - b.Length) > limit)
+        {
+            return limit + 1;
+        }
+
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            var best = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                best = Math.Min(best, current[j]);
+            }
+
+            if (best > limit)
+            {
+                return limit + 1;
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
     }
 
     /// <summary>The values of a float16/bfloat16/float32/float64 tensor as row-major float32.</summary>
