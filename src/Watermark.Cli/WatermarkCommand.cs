@@ -55,8 +55,8 @@ public static class WatermarkCommand
             if (verbs.Count > 0)
             {
                 var typo = parsed.UnmatchedTokens.Count > 0 ? parsed.UnmatchedTokens[0] : null;
-                var closest = typo is null ? null : verbs.MinBy(v => EditDistance(v, typo));
-                if (closest is not null && EditDistance(closest, typo!) <= 2)
+                var closest = typo is null ? null : verbs.MinBy(v => Names.EditDistance(v, typo, 2));
+                if (closest is not null && Names.EditDistance(closest, typo!, 2) <= 2)
                 {
                     stderr.WriteLine($"Did you mean '{command} {closest}'?");
                 }
@@ -77,30 +77,6 @@ public static class WatermarkCommand
             stdout.Flush();
             stderr.Flush();
         }
-    }
-
-    // Levenshtein distance, for "did you mean" on a mistyped verb.
-    private static int EditDistance(string a, string b)
-    {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
     }
 
     /// <summary>Runs a verb's body, turning every expected failure into one line on stderr and exit code 2.</summary>

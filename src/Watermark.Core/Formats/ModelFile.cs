@@ -150,8 +150,8 @@ public sealed class ModelFile
         }
 
         var close = Tensors.Select(t => t.Name)
-            .Where(n => n == name + ".weight" || n.EndsWith("." + name, StringComparison.Ordinal) || EditDistance(n, name, 3) <= 3)
-            .OrderBy(n => n == name + ".weight" ? 0 : EditDistance(n, name, 3))
+            .Where(n => n == name + ".weight" || n.EndsWith("." + name, StringComparison.Ordinal) || Names.EditDistance(n, name, 3) <= 3)
+            .OrderBy(n => n == name + ".weight" ? 0 : Names.EditDistance(n, name, 3))
             .Take(3)
             .Select(n => $"'{n}'")
             .ToList();
@@ -159,42 +159,6 @@ public sealed class ModelFile
         var meant = close.Count > 0 ? $" Did you mean {string.Join(" or ", close)}?" : string.Empty;
         var weights = candidates.Count == 0 ? "It holds no weight tensors" : $"Its weights include {string.Join(", ", candidates)}";
         throw new ModelFormatException(Source, $"has no tensor named '{name}'.{meant} {weights}; run 'watermark inspect --model {Source}' to list them all.{(hint is null ? string.Empty : " " + hint)}");
-    }
-
-    // Levenshtein distance, stopping early once it exceeds `limit` (names can be long).
-    private static int EditDistance(string a, string b, int limit)
-    {
-        if (Math.Abs(a.Length - b.Length) > limit)
-        {
-            return limit + 1;
-        }
-
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            var best = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-                best = Math.Min(best, current[j]);
-            }
-
-            if (best > limit)
-            {
-                return limit + 1;
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
     }
 
     /// <summary>The values of a float16/bfloat16/float32/float64 tensor as row-major float32.</summary>
