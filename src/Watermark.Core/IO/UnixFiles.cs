@@ -36,8 +36,10 @@ internal enum FileKind
 
 /// <summary>
 /// The few system calls .NET has no managed form of, on Linux: the type of a file (statx), unnamed
-/// temporary files that vanish with the process (O_TMPFILE, linkat), and a folder's fsync. Elsewhere
-/// each call reports "not available" and callers fall back to managed code.
+/// temporary files that vanish with the process (O_TMPFILE, linkat), flock, and a folder's fsync.
+/// Elsewhere each call reports "not available" and callers fall back to managed code. (Mono.Posix
+/// would wrap these but ships a native helper library per platform; five libc calls with fixed
+/// layouts — statx's is the same on every Linux architecture — keep the CLI one NativeAOT binary.)
 /// </summary>
 internal static partial class UnixFiles
 {
