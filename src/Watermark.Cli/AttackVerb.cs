@@ -9,19 +9,20 @@ using Watermark.Formats;
 namespace Watermark.Cli;
 
 /// <summary>
-/// <c>watermark attack prune|quantize|noise|permute|rescale</c>: writes a copy of a model with one weight attacked
+/// <c>watermark attack prune|quantize|noise|permute|rescale|shift</c>: writes a copy of a model with one weight attacked
 /// (or, for permute and rescale, the tensors a function-preserving transform must change together), in the
 /// input's format and otherwise byte for byte the same, so owners can test how robust their mark is.
 /// </summary>
 internal static class AttackVerb
 {
-    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise, permute or rescale.")
+    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise, permute, rescale or shift.")
     {
         Prune(console),
         Quantize(console),
         Noise(console),
         Permute(console),
         Rescale(console),
+        Shift(console),
     };
 
     private static Command Prune(CliConsole console)
@@ -100,6 +101,33 @@ internal static class AttackVerb
 
             var absolute = GaussianNoise.Add(weights, relative, parsed.GetValue(seed));
             return string.Create(CultureInfo.InvariantCulture, $"added Gaussian noise σ = {relative} × std = {absolute:0.####e0} to '{entry.Name}'");
+        });
+    }
+
+    private static Command Shift(CliConsole console)
+    {
+        var amount = new Option<double>("--shift")
+        {
+            Description = "s in W ← W − s·mean₀(W) + N(0, std(W)²): the multiple of the filter mean taken from every filter (the toolbox uses 1.5).",
+            HelpName = "S",
+            DefaultValueFactory = _ => WeightShifting.DefaultShift,
+        };
+        var seed = SeedOption();
+        return Build(console, "shift", "Weight shifting (Watermark-Robustness-Toolbox): subtracts s times the filter mean from every filter and adds Gaussian noise of the weight's own std; the function changes (the toolbox fine-tunes after it).", [amount, seed], (parsed, weights, entry) =>
+        {
+            var s = parsed.GetValue(amount);
+            if (!(s >= 0 && double.IsFinite(s)))
+            {
+                throw new UsageException($"--shift must be a non-negative number such as 1.5; {s.ToString(CultureInfo.InvariantCulture)} was given.");
+            }
+
+            if (entry.Shape.Length < 2)
+            {
+                throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no filters to average over; weight shifting needs a weight of 2 or more dimensions.");
+            }
+
+            var sigma = WeightShifting.Apply(weights, entry.Shape, s, parsed.GetValue(seed));
+            return string.Create(CultureInfo.InvariantCulture, $"shifted '{entry.Name}' by {s} × its filter mean and added noise σ = {sigma:0.####e0}");
         });
     }
 

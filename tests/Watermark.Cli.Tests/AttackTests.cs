@@ -123,6 +123,38 @@ public class AttackCommandTests(TrainedModels models)
     }
 
     [Fact]
+    public void WeightShiftingTakesOneAndAHalfFilterMeansFromEveryFilter()
+    {
+        // WRT's weight shifting: w ← w − 1.5·w = −0.5·w before the noise, so the projected bits flip and
+        // plain verify says absent (most bits read inverted: a mark turned upside down, not erased).
+        var path = models.PathOf($"shifted-{Guid.NewGuid():N}.dat");
+        var run = CliRunner.Run("attack", "shift", "--model", models.MarkedDat, "--param", TrainedModels.Host, "--seed", "3", "--out", path);
+        Assert.True(run.Code == 0, run.ToString());
+        Assert.Contains("shifted 'conv2.weight' by 1.5 × its filter mean", run.Out, StringComparison.Ordinal);
+
+        var shifted = ModelFile.Open(path);
+        var weights = shifted.ReadFloat32(shifted.Find(TrainedModels.Host));
+        var before = FilterMean.Compute(models.MarkedHost, TrainedModels.HostShape);
+        var after = FilterMean.Compute(weights, TrainedModels.HostShape);
+        var noiseFree = FilterMean.Compute(models.MarkedHost, TrainedModels.HostShape).Select(v => -0.5 * v).ToArray();
+        var cosine = Cosine(after, noiseFree);
+        Assert.True(cosine > 0.3, $"the shifted filter mean should point along −0.5·w (cosine {cosine:0.###})");
+        Assert.True(Cosine(after, before) < 0, "the filter mean still points along the original one");
+
+        var verify = CliRunner.Run("verify", "--model", path, "--key", models.OwnerKey, "--json");
+        Assert.True(verify.Code == ExitCodes.Absent, verify.ToString());
+        using var document = System.Text.Json.JsonDocument.Parse(verify.Out);
+        Assert.True(document.RootElement.GetProperty("ber").GetDouble() > 0.5, verify.Out);
+
+        var refused = CliRunner.Run("attack", "shift", "--model", models.MarkedDat, "--param", TrainedModels.Host, "--shift", "-1", "--out", models.PathOf($"x-{Guid.NewGuid():N}.dat"));
+        Assert.Equal(ExitCodes.Unusable, refused.Code);
+        Assert.Contains("--shift must be a non-negative number", refused.Err, StringComparison.Ordinal);
+    }
+
+    private static double Cosine(double[] a, double[] b) =>
+        a.Zip(b).Sum(p => p.First * p.Second) / Math.Sqrt(a.Sum(x => x * x) * b.Sum(x => x * x));
+
+    [Fact]
     public void TheMarkSurvivesPruningHalfOfTheHostWeight()
     {
         // Uchida et al. Fig. 5: BER stays 0 up to 65% ascending pruning of the host layer.

@@ -18,6 +18,14 @@ public static class GaussianNoise
             return 0;
         }
 
+        var sigma = relativeSigma * StandardDeviation(weights);
+        AddAbsolute(weights, sigma, seed);
+        return sigma;
+    }
+
+    /// <summary>The population standard deviation of the values.</summary>
+    internal static double StandardDeviation(ReadOnlySpan<float> weights)
+    {
         double mean = 0;
         foreach (var w in weights)
         {
@@ -31,7 +39,12 @@ public static class GaussianNoise
             variance += (w - mean) * (w - mean);
         }
 
-        var sigma = relativeSigma * Math.Sqrt(variance / weights.Length);
+        return Math.Sqrt(variance / weights.Length);
+    }
+
+    /// <summary>Adds N(0, σ²) noise of a given absolute σ in place.</summary>
+    internal static void AddAbsolute(Span<float> weights, double sigma, int seed)
+    {
         var random = new Random(seed);
         for (var i = 0; i < weights.Length; i += 2)
         {
@@ -45,7 +58,5 @@ public static class GaussianNoise
                 weights[i + 1] += (float)(sigma * radius * Math.Sin(2 * Math.PI * u2));
             }
         }
-
-        return sigma;
     }
 }
