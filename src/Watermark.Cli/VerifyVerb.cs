@@ -135,7 +135,7 @@ internal static class VerifyVerb
     }
 
     // The payload (what the mark says), apart from the verdict (whether a mark is there).
-    internal static void WritePayload(Utf8JsonWriter json, PayloadReadback payload)
+    private static void WritePayload(Utf8JsonWriter json, PayloadReadback payload)
     {
         json.WriteStartObject("payload");
         if (payload.Shown is { } shown)

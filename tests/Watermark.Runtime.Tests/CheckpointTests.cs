@@ -24,15 +24,7 @@ public sealed class CheckpointTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    private static readonly TrainingOptions Quick = new()
-    {
-        Epochs = 2,
-        BatchSize = 64,
-        LearningRate = 0.05,
-        Milestones = [1],
-        ReportEvery = 0,
-        Seed = 7,
-    };
+    private static TrainingOptions Quick => TrainerTests.Quick;
 
     private static ImageDataset Data => Subset.Train.Take(128);
 

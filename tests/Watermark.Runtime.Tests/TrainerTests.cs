@@ -16,7 +16,8 @@ public sealed class TrainerTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    private static readonly TrainingOptions Quick = new()
+    // Two short epochs on a tiny net; CheckpointTests trains with the same.
+    internal static readonly TrainingOptions Quick = new()
     {
         Epochs = 2,
         BatchSize = 64,

@@ -34,9 +34,9 @@ internal static class Payload
     public static ExperimentResult Run(Runner runner, string command)
     {
         var s = runner.Settings.Seed;
-        var marked = runner.Get(new RunSpec($"cifar-random-s{s}", s, "cifar10", Embed: true, KeyKind.Random));
+        var marked = runner.Get(Robustness.Marked(s));
         var key = runner.KeyFor(marked.Spec);
-        var fineTuned = runner.Get(new RunSpec($"cifar-random-s{s}-ft-attack", s + 20, "cifar10", Embed: false, StartFrom: marked.Spec.Name, KeySeed: s));
+        var fineTuned = runner.Get(Robustness.FineTuneAttack(s, marked.Spec));
         var test = new BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
 
         // Every payload size that leaves room for a code, with the code the key would choose.
@@ -80,7 +80,7 @@ internal static class Payload
             var error = Trainer.Evaluate(model, test);
             rows.Add(new Row(setting, run, error, null, m.EmbeddingLoss, m.Slot.BitErrorRate, m.Slot.PValue.ToString(), clock.Elapsed.TotalMinutes));
             var errors = ErrorPattern(key, m.Slot);
-            var exact = sizes.Where(p => ReadsBackExactly(key, p.Bytes, p.Code, errors)).Select(p => p.Bytes).ToList();
+            var exact = sizes.Where(p => ReadBack(key, p.Bytes, p.Code, errors).IsExact).Select(p => p.Bytes).ToList();
             var largest = exact.Count == 0 ? "none" : $"{exact.Max()} bytes";
             var demo = ReadBack(key, 20, sizes.Single(p => p.Bytes == 20).Code, errors);
             var plain = ReadBack(key, 20, null, errors);
@@ -89,11 +89,7 @@ internal static class Payload
         }
 
         Parameter Host(Model.WideResNet model) => Runner.Host(model, key.Parameter);
-        int width;
-        using (var probe = runner.Load(marked.Spec.Name))
-        {
-            width = (int)Host(probe).shape[0];
-        }
+        var width = (int)key.Shape[1]; // conv2's input channels, which the rescaling scales
 
         Try("none", marked.Spec.Name, _ => { });
         foreach (var rate in new[] { 0.5, 0.65, 0.8 })
@@ -131,8 +127,6 @@ internal static class Payload
         var target = key.TargetBits().ToArray();
         return [.. slot.ExtractedBits.Select((bit, j) => bit != target[j])];
     }
-
-    private static bool ReadsBackExactly(WatermarkKey key, int bytes, BchCode? code, bool[] errors) => ReadBack(key, bytes, code, errors).IsExact;
 
     // A key of the same slot with a message of `bytes` bytes (and `code`), read back from its own bits with the errors applied.
     private static PayloadReadback ReadBack(WatermarkKey key, int bytes, BchCode? code, bool[] errors)

@@ -15,8 +15,12 @@ namespace WideResNet.Experiments;
 /// <summary>The paper's §4.3 and §5.1 (pruning, fine-tuning, overwriting, capacity) and the attacks beyond it.</summary>
 internal static class Robustness
 {
-    private static RunSpec Marked(ulong seed, int group = 2, int bits = 256) =>
+    internal static RunSpec Marked(ulong seed, int group = 2, int bits = 256) =>
         new(group == 2 && bits == 256 ? $"cifar-random-s{seed}" : $"cifar-random-g{group}-t{bits}-s{seed}", seed, "cifar10", Embed: true, KeyKind.Random, group, bits);
+
+    // Table 8's attack: fine-tuning the marked run on CIFAR-10 without the regularizer, lr reset to 0.1.
+    internal static RunSpec FineTuneAttack(ulong seed, RunSpec marked) =>
+        new($"{marked.Name}-ft-attack", seed + 20, "cifar10", Embed: false, StartFrom: marked.Name, KeySeed: seed);
 
     private static Row RowOf(string setting, string run, double testError, double? paper, (double EmbeddingLoss, SlotVerification Slot) m, double minutes) =>
         new(setting, run, testError, paper, m.EmbeddingLoss, m.Slot.BitErrorRate, m.Slot.PValue.ToString(), minutes);
@@ -187,7 +191,7 @@ internal static class Robustness
         var s = runner.Settings.Seed;
         var marked = runner.Get(Marked(s));
         var key = runner.KeyFor(marked.Spec);
-        var same = runner.Get(new RunSpec($"cifar-random-s{s}-ft-attack", s + 20, "cifar10", Embed: false, StartFrom: marked.Spec.Name, KeySeed: s));
+        var same = runner.Get(FineTuneAttack(s, marked.Spec));
         var caltechMarked = runner.Get(new RunSpec($"caltech-random-s{s}", s, "caltech101", Embed: true, KeyKind.Random));
         var other = runner.Get(new RunSpec($"caltech-random-s{s}-ft-attack", s + 20, "cifar10", Embed: false, StartFrom: caltechMarked.Spec.Name, NewHead: true, KeySeed: s));
         var rows = new List<Row>

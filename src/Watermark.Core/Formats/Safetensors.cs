@@ -67,7 +67,6 @@ internal static class Safetensors
             }
 
             var entries = new List<TensorEntry>();
-            var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var property in root.EnumerateObject())
             {
                 if (property.Name == "__metadata__")
@@ -78,9 +77,10 @@ internal static class Safetensors
 
                 var name = property.Name;
                 var printable = Shapes.Printable(name);
-                if (name.Length == 0 || !names.Add(name))
+                // A repeated name is refused by StrictJson (a repeated key) before this.
+                if (name.Length == 0)
                 {
-                    throw cursor.Error($"the header names tensor '{printable}' twice or with an empty name.");
+                    throw cursor.Error("the header names a tensor with an empty name.");
                 }
 
                 entries.Add(ReadEntry(cursor, property.Value, name, printable, dataStart, dataLength));

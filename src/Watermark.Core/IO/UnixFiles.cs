@@ -140,18 +140,7 @@ internal static partial class UnixFiles
     /// <summary>Gives an unnamed file a name; false (nothing done) when <paramref name="path"/> exists.</summary>
     public static bool TryLink(SafeFileHandle handle, string path)
     {
-        if (WithDescriptor(handle, fd => LinkAt(AtFdCwd, $"/proc/self/fd/{fd}", AtFdCwd, path, AtSymlinkFollow)) == 0)
-        {
-            return true;
-        }
-
-        var error = Marshal.GetLastPInvokeError();
-        if (error == EExist)
-        {
-            return false;
-        }
-
-        throw new IOException($"Cannot create '{path}': {Marshal.GetPInvokeErrorMessage(error)}.");
+        return Succeeded(WithDescriptor(handle, fd => LinkAt(AtFdCwd, $"/proc/self/fd/{fd}", AtFdCwd, path, AtSymlinkFollow)), EExist, $"Cannot create '{path}'");
     }
 
     /// <summary>
@@ -166,18 +155,7 @@ internal static partial class UnixFiles
             return null;
         }
 
-        if (WithDescriptor(handle, fd => Flock(fd, LockExclusive | LockNonBlocking)) == 0)
-        {
-            return true;
-        }
-
-        var error = Marshal.GetLastPInvokeError();
-        if (error == EWouldBlock)
-        {
-            return false;
-        }
-
-        throw new IOException($"Cannot lock a file: {Marshal.GetPInvokeErrorMessage(error)}.");
+        return Succeeded(WithDescriptor(handle, fd => Flock(fd, LockExclusive | LockNonBlocking)), EWouldBlock, "Cannot lock a file");
     }
 
     /// <summary>Opens a folder to hold a lock on it (flock works on folders); null where not available or on failure.</summary>
@@ -222,6 +200,18 @@ internal static partial class UnixFiles
         FileKind.BlockDevice => "a block device",
         _ => "a socket",
     };
+
+    // A call's result: true when it succeeded, false when it failed with the one expected error, else an IOException.
+    private static bool Succeeded(int result, int expected, string what)
+    {
+        if (result == 0)
+        {
+            return true;
+        }
+
+        var error = Marshal.GetLastPInvokeError();
+        return error == expected ? false : throw new IOException($"{what}: {Marshal.GetPInvokeErrorMessage(error)}.");
+    }
 
     // Runs a system call on the handle's descriptor while keeping the handle from being closed meanwhile.
     private static int WithDescriptor(SafeFileHandle handle, Func<int, int> call)

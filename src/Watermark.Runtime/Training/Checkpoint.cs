@@ -98,8 +98,8 @@ public static class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
-        var (bytes, length) = Read(path);
-        var bodyLength = length - 32;
+        var bytes = Read(path);
+        var bodyLength = bytes.Length - 32;
         var body = bytes.AsSpan(0, bodyLength);
         if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(bodyLength, 32)))
         {
@@ -151,83 +151,35 @@ public static class Checkpoint
 
     // Opens the file once and reads at most MaxBytes + 1 bytes from that stream: its size is what the
     // opened file holds (a link's own size, or a file that grows meanwhile, cannot mislead it).
-    private static (byte[] Bytes, int Length) Read(string path)
+    private static byte[] Read(string path)
     {
-        FileStream stream;
+        // A link whose file is gone: say which file is missing.
+        var target = new FileInfo(path).LinkTarget;
+        var missing = target is null
+            ? "not found."
+            : $"is a symbolic link to '{target}', which does not exist; restore that file, or delete the link to start afresh.";
         try
         {
-            var kind = UnixFiles.KindOf(path, followLinks: true);
-            if (kind is not (FileKind.Regular or FileKind.Missing))
+            using var stream = InputFile.Open(path, problem => new WatermarkException($"Checkpoint '{path}' {problem}"), missing);
+            // The magic first, so that a stranger file is not read to its end.
+            Span<byte> start = stackalloc byte[Magic.Length];
+            if (stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == Magic.Length && !start.SequenceEqual(Magic))
             {
-                throw new WatermarkException($"Checkpoint '{path}' is {UnixFiles.Describe(kind)}, not a regular file; give the checkpoint file itself.");
+                throw Corrupt(path, "it does not start with WMKCKPT1 (not a checkpoint of this trainer)");
             }
 
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            // A link whose file is gone still "exists" for File.Exists; say which file is missing.
-            var target = new FileInfo(path).LinkTarget;
-            throw new WatermarkException(target is null
-                ? $"Checkpoint '{path}' not found."
-                : $"Checkpoint '{path}' is a symbolic link to '{target}', which does not exist; restore that file, or delete the link to start afresh.", e);
+            stream.Position = 0;
+            var bytes = InputFile.ReadAll(stream, MaxBytes) ?? throw Corrupt(path, $"it holds more than {MaxBytes} bytes, more than any checkpoint");
+            if (bytes.Length < Magic.Length + 4 + 8 + 8 + 32)
+            {
+                throw Corrupt(path, $"its size ({bytes.Length} bytes) is impossible for a checkpoint");
+            }
+
+            return bytes;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new WatermarkException($"Checkpoint '{path}' cannot be read ({e.Message}); make it a readable file, or delete it to start afresh.", e);
-        }
-
-        using (stream)
-        {
-            // The length a seekable stream reports is only a hint for the buffer; the reads decide.
-            var hint = stream.CanSeek ? stream.Length : 0;
-            if (hint > MaxBytes)
-            {
-                throw Corrupt(path, $"its size ({hint} bytes) is larger than any checkpoint");
-            }
-
-            var bytes = new byte[Math.Max(hint + 1, Magic.Length)];
-            var length = 0;
-            try
-            {
-                while (true)
-                {
-                    if (length == bytes.Length)
-                    {
-                        if (length > MaxBytes)
-                        {
-                            throw Corrupt(path, $"it holds more than {MaxBytes} bytes, more than any checkpoint");
-                        }
-
-                        Array.Resize(ref bytes, (int)Math.Min(2L * bytes.Length, MaxBytes + 1L));
-                    }
-
-                    var read = stream.Read(bytes, length, bytes.Length - length);
-                    if (read == 0)
-                    {
-                        break;
-                    }
-
-                    length += read;
-
-                    // Checked as soon as it is read, so that a device or a stranger file is not read to its end.
-                    if (length >= Magic.Length && !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-                    {
-                        throw Corrupt(path, "it does not start with WMKCKPT1 (not a checkpoint of this trainer)");
-                    }
-                }
-            }
-            catch (IOException e)
-            {
-                throw new WatermarkException($"Checkpoint '{path}' cannot be read ({e.Message}); make it a readable file, or delete it to start afresh.", e);
-            }
-
-            if (length < Magic.Length + 4 + 8 + 8 + 32)
-            {
-                throw Corrupt(path, $"its size ({length} bytes) is impossible for a checkpoint");
-            }
-
-            return (bytes, length);
         }
     }
 
