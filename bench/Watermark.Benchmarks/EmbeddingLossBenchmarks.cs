@@ -2,7 +2,7 @@ using System.Linq;
 using BenchmarkDotNet.Attributes;
 using TorchSharp;
 using TorchSharp.Modules;
-using Watermark.Training;
+using WideResNet.Memory;
 using static TorchSharp.torch;
 
 namespace Watermark.Benchmarks;
@@ -24,7 +24,7 @@ public class EmbeddingLossBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        NativeAllocator.KeepFreedMemory(); // as the Trainer does
+        NativeAllocator.KeepFreedMemory(); // as the sample's trainer does
         torch.manual_seed(1);
         model = new WideResNet.Model.WideResNet(10, 4, 10);
         optimizer = optim.SGD(model.parameters(), 0.1, 0.9, 0, 5e-4, true);

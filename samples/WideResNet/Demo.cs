@@ -5,7 +5,7 @@ using System.Linq;
 using TorchSharp;
 using Watermark;
 using Watermark.Attacks;
-using Watermark.Data;
+using WideResNet.Data;
 using Watermark.Training;
 using static TorchSharp.torch;
 
@@ -39,7 +39,7 @@ internal static class Demo
         torch.manual_seed(1);
         using var plain = new Model.WideResNet(10, 2, 10);
         Console.WriteLine("── without watermark");
-        var plainHistory = new Trainer(plain, options) { Progress = new ProgressDisplay(Console.Out) }.Fit(train, test);
+        var plainHistory = SampleTraining.Trainer(plain, options, progress: new ProgressDisplay(Console.Out)).Fit(train, test, options);
 
         torch.manual_seed(1);
         using var marked = new Model.WideResNet(10, 2, 10);
@@ -52,7 +52,7 @@ internal static class Demo
         var key = slot.CreateKey(message, code: BchCode.Choose(message.BitLength, slot.Bits));
         var keyring = new Keyring(key);
         Console.WriteLine($"── with a {key.Bits}-bit random-key watermark in {host} (M = {key.FilterMeanLength}, λ = {key.Strength})");
-        var markedHistory = new Trainer(marked, options, new WatermarkRegularizer(keyring, marked)) { Progress = new ProgressDisplay(Console.Out) }.Fit(train, test);
+        var markedHistory = SampleTraining.Trainer(marked, options, new WatermarkRegularizer(keyring, marked), progress: new ProgressDisplay(Console.Out)).Fit(train, test, options);
 
         Directory.CreateDirectory(output);
         var keyFile = Path.Combine(output, "demo.key.json");
@@ -75,7 +75,7 @@ internal static class Demo
         }
 
         Report("verify after pruning", marked.ExtractWatermark(keyring));
-        var pruned = new BatchLoader(test, 256, shuffle: false, augment: false, seed: 0);
+        var pruned = SampleTraining.TestBatches(test);
         Console.WriteLine($"test accuracy after pruning:    {100 * (1 - Trainer.Evaluate(marked, pruned)):F1}%");
         Console.WriteLine($"saved  {modelFile} and its key {keyFile} (owner-only)");
         Console.WriteLine($"       check it yourself: dotnet run --project src/Watermark.Cli -c Release -- verify --model {modelFile} --key {keyFile}");

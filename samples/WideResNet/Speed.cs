@@ -5,7 +5,8 @@ using System.IO;
 using System.Linq;
 using TorchSharp;
 using Watermark;
-using Watermark.Data;
+using WideResNet.Data;
+using WideResNet.Memory;
 using Watermark.Training;
 using static TorchSharp.torch;
 
@@ -81,15 +82,15 @@ internal static class Speed
 
         torch.manual_seed(1);
         using var model = new Model.WideResNet(depth, widen, 10);
-        var options = new TrainingOptions { Epochs = 1, BatchSize = 64, LearningRate = 0.1, Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Milestones = [], Seed = 1, ReportEvery = 0 };
+        var options = new TrainingOptions { Epochs = 1, LearningRate = 0.1, Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Milestones = [], Seed = 1, ReportEvery = 0 };
         var quiet = new ProgressDisplay(TextWriter.Null);
-        new Trainer(model, options) { Progress = quiet }.Fit(train.Take(warmup * 64));
+        SampleTraining.Trainer(model, options, progress: quiet).Fit(train.Take(warmup * 64), null, options);
 
-        var plain = new Trainer(model, options) { Progress = quiet }.Fit(train.Take(timed))[0];
+        var plain = SampleTraining.Trainer(model, options, progress: quiet).Fit(train.Take(timed), null, options)[0];
         var raw = RawLoop(model, options, train.Take(timed));
         var slot = model.GetWatermarkSlots().Single(s => s.Parameter == Model.WideResNet.HostParameter(2));
         var keyring = new Keyring(slot.CreateKey());
-        var marked = new Trainer(model, options, new WatermarkRegularizer(keyring, model)) { Progress = quiet }.Fit(train.Take(timed))[0];
+        var marked = SampleTraining.Trainer(model, options, new WatermarkRegularizer(keyring, model), progress: quiet).Fit(train.Take(timed), null, options)[0];
 
         var loader = new BatchLoader(train.Take(timed), 64, shuffle: true, augment: true, seed: 1);
         var clock = Stopwatch.StartNew();
@@ -114,7 +115,7 @@ internal static class Speed
     private static (double ImagesPerSecond, double Forward, double Backward, double Step) RawLoop(Model.WideResNet model, TrainingOptions o, ImageDataset data)
     {
         using var optimizer = optim.SGD(model.parameters(), o.LearningRate, o.Momentum, 0, o.WeightDecay, o.Nesterov);
-        var loader = new BatchLoader(data, o.BatchSize, shuffle: true, augment: o.Augment, seed: o.Seed);
+        var loader = SampleTraining.TrainBatches(data, o);
         model.train();
         var images = 0;
         var steps = 0;

@@ -2,7 +2,6 @@ using System;
 using System.IO;
 using TorchSharp;
 using TorchSharp.Modules;
-using Watermark.Data;
 using Watermark.Training;
 using Xunit;
 using static TorchSharp.torch;
@@ -45,11 +44,10 @@ public sealed class TrainerEmbeddedTests : IDisposable
     {
         lock (SequentialTorch.Lock)
         {
-            var (train, _) = Datasets.Cifar10Subset(Path.Combine(AppContext.BaseDirectory, "data", "cifar10-subset"));
             torch.manual_seed(11);
             using var model = new SmallNet();
             var options = new TrainingOptions { Epochs = 2, LearningRate = 0.05, Milestones = [1], ReportEvery = 0, Seed = 11 };
-            new Trainer(model, options, keyring is null ? null : new WatermarkRegularizer(keyring, model)).Fit(train.Take(512));
+            new Trainer(model, options, keyring is null ? null : new WatermarkRegularizer(keyring, model)).Fit(Watermark.Tests.Subset.Train(512, seed: 11));
             var path = Path.Combine(folder, name);
             model.save(path);
             return path;

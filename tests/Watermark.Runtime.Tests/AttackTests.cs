@@ -91,11 +91,11 @@ public class AttackTests
         using var input = torch.randn(4, 3, 8, 8);
         using var before = model.forward(input).detach().clone();
         var factors = Enumerable.Range(0, 16).Select(i => i % 2 == 0 ? 20f : 0.05f).ToArray();
-        FunctionPreserving.RescaleChannels(model, "bn2", "conv2.weight", factors);
+        FunctionPreserving.ScaleChannels(model, factors, multiply: [("conv2.weight", 1)], divide: [("bn2.weight", 0), ("bn2.bias", 0)]);
         using var after = model.forward(input).detach();
         Assert.True(before.allclose(after, rtol: 1e-3, atol: 1e-4), "the network's output changed");
         Assert.True(key.Extract(model.Host.weight!).BitErrorRate > 0.05);
-        Assert.Throws<ArgumentException>(() => FunctionPreserving.RescaleChannels(model, "bn2", "conv2.weight", [.. factors[..15], -1f]));
+        Assert.Throws<ArgumentException>(() => FunctionPreserving.ScaleChannels(model, [.. factors[..15], -1f], multiply: [("conv2.weight", 1)], divide: [("bn2.weight", 0)]));
         model.Dispose();
     }
 

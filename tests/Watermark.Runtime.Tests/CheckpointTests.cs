@@ -6,7 +6,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using TorchSharp;
-using Watermark.Data;
 using Watermark.Training;
 using Xunit;
 using static TorchSharp.torch;
@@ -26,7 +25,7 @@ public sealed class CheckpointTests : IDisposable
 
     private static TrainingOptions Quick => TrainerTests.Quick;
 
-    private static ImageDataset Data => Subset.Train.Take(128);
+    private static ITrainingData Data => Subset.Train(128);
 
     private static TinyNet Fresh(long seed)
     {

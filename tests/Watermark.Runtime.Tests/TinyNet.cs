@@ -1,7 +1,4 @@
-using System;
-using System.IO;
 using TorchSharp.Modules;
-using Watermark.Data;
 using static TorchSharp.torch;
 
 namespace Watermark.Tests;
@@ -33,14 +30,4 @@ internal sealed class TinyNet : nn.Module<Tensor, Tensor>
         x = nn.functional.relu(conv2.forward(x));
         return fc.forward(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)).MoveToOuterDisposeScope();
     }
-}
-
-internal static class Subset
-{
-    private static readonly Lazy<(ImageDataset Train, ImageDataset Test)> Data =
-        new(() => Datasets.Cifar10Subset(Path.Combine(AppContext.BaseDirectory, "data", "cifar10-subset")));
-
-    public static ImageDataset Train => Data.Value.Train;
-
-    public static ImageDataset Test => Data.Value.Test;
 }

@@ -2,7 +2,6 @@ using System;
 using System.IO;
 using System.Linq;
 using TorchSharp;
-using Watermark.Data;
 using Watermark.Training;
 using Xunit;
 using static TorchSharp.torch;
@@ -20,7 +19,6 @@ public sealed class TrainerTests : IDisposable
     internal static readonly TrainingOptions Quick = new()
     {
         Epochs = 2,
-        BatchSize = 64,
         LearningRate = 0.05,
         Milestones = [1],
         ReportEvery = 0,
@@ -46,7 +44,7 @@ public sealed class TrainerTests : IDisposable
         var key = HostKey(1);
         var regularizer = new WatermarkRegularizer(new Keyring(key), model);
         Assert.InRange(regularizer.Verify().BitErrorRate, 0.3, 0.7);
-        var history = new Trainer(model, Quick with { Epochs = 3, Milestones = [2] }, regularizer).Fit(Subset.Train.Take(1024), Subset.Test.Take(500));
+        var history = new Trainer(model, Quick with { Epochs = 3, Milestones = [2] }, regularizer).Fit(Subset.Train(1024), Subset.Test(500));
         Assert.Equal(3, history.Count);
         Assert.Equal(0.0, history[^1].BitErrorRate);
         Assert.True(history[^1].PValueLog10 < -15);
@@ -59,7 +57,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void ResumedRunEqualsUninterruptedRun()
     {
-        var data = Subset.Train.Take(256);
+        var data = Subset.Train(256);
         using var straight = Fresh(2);
         new Trainer(straight, Quick, new WatermarkRegularizer(new Keyring(HostKey(2)), straight)).Fit(data);
 
@@ -81,7 +79,7 @@ public sealed class TrainerTests : IDisposable
         var checkpoint = Path.Combine(folder, "run.ckpt");
         using (var model = Fresh(3))
         {
-            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128));
+            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train(128));
         }
 
         var bytes = File.ReadAllBytes(checkpoint);
@@ -89,13 +87,13 @@ public sealed class TrainerTests : IDisposable
         File.WriteAllBytes(checkpoint, bytes);
         using var fresh = Fresh(4);
         var before = Weights(fresh);
-        var e = Assert.Throws<WatermarkException>(() => new Trainer(fresh, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+        var e = Assert.Throws<WatermarkException>(() => new Trainer(fresh, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train(128)));
         Assert.Contains("run.ckpt", e.Message, StringComparison.Ordinal);
         Assert.Contains("checksum", e.Message, StringComparison.Ordinal);
         Assert.Equal(before, Weights(fresh));
 
         File.WriteAllBytes(checkpoint, bytes[..100]);
-        Assert.Throws<WatermarkException>(() => new Trainer(fresh, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+        Assert.Throws<WatermarkException>(() => new Trainer(fresh, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train(128)));
         Assert.Equal(before, Weights(fresh));
     }
 
@@ -105,13 +103,13 @@ public sealed class TrainerTests : IDisposable
         var checkpoint = Path.Combine(folder, "run.ckpt");
         using (var model = Fresh(10))
         {
-            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128));
+            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train(128));
         }
 
         using var again = Fresh(10);
-        var e = Assert.Throws<WatermarkException>(() => new Trainer(again, Quick with { Milestones = [2] }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+        var e = Assert.Throws<WatermarkException>(() => new Trainer(again, Quick with { Milestones = [2] }) { CheckpointPath = checkpoint }.Fit(Subset.Train(128)));
         Assert.Contains("other settings", e.Message, StringComparison.Ordinal);
-        Assert.Throws<WatermarkException>(() => new Trainer(again, Quick, new WatermarkRegularizer(new Keyring(HostKey(10)), again)) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128)));
+        Assert.Throws<WatermarkException>(() => new Trainer(again, Quick, new WatermarkRegularizer(new Keyring(HostKey(10)), again)) { CheckpointPath = checkpoint }.Fit(Subset.Train(128)));
     }
 
     [Fact]
@@ -120,25 +118,24 @@ public sealed class TrainerTests : IDisposable
         var checkpoint = Path.Combine(folder, "run.ckpt");
         using (var model = Fresh(5))
         {
-            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128));
+            new Trainer(model, Quick with { Epochs = 1 }) { CheckpointPath = checkpoint }.Fit(Subset.Train(128));
         }
 
         torch.manual_seed(5);
         using var other = new TinyNet(classes: 7);
-        Assert.Contains("different model", Assert.Throws<WatermarkException>(() => new Trainer(other, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train.Take(128))).Message, StringComparison.Ordinal);
+        Assert.Contains("different model", Assert.Throws<WatermarkException>(() => new Trainer(other, Quick) { CheckpointPath = checkpoint }.Fit(Subset.Train(128))).Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void DistillationNeverReadsLabels()
     {
         using var teacher = Fresh(6);
-        new Trainer(teacher, Quick with { Epochs = 1 }).Fit(Subset.Train.Take(256));
+        new Trainer(teacher, Quick with { Epochs = 1 }).Fit(Subset.Train(256));
 
-        var data = Subset.Train.Take(256);
-        var images = Enumerable.Range(0, data.Count).SelectMany(i => data.Image(i).ToArray()).ToArray();
-        var scrambled = new ImageDataset(images, [.. Enumerable.Range(0, data.Count).Select(i => (byte)((i * 7 + 3) % 10))], 10, "scrambled labels");
+        var data = Subset.Train(256);
+        var scrambled = Subset.Train(256, relabel: i => ((i * 7) + 3) % 10);
 
-        float[] Distil(ImageDataset set)
+        float[] Distil(ITrainingData set)
         {
             using var student = Fresh(7);
             var trainer = new Trainer(student, Quick, new WatermarkRegularizer(new Keyring(HostKey(7)), student), teacher);
@@ -155,7 +152,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void HostWeightDecayChangesTheHostsDecayOnlyAndResumes()
     {
-        var data = Subset.Train.Take(256);
+        var data = Subset.Train(256);
         var decayed = Quick with { WeightDecay = 0.5 };
         float[] Train(TrainingOptions options, out float[] host, string? checkpoint = null, int seed = 3)
         {
@@ -185,14 +182,14 @@ public sealed class TrainerTests : IDisposable
     {
         using var writer = new StringWriter();
         using var model = Fresh(8);
-        var history = new Trainer(model, Quick with { Epochs = 1, ReportEvery = 2 }) { Progress = new ProgressDisplay(writer) }.Fit(Subset.Train.Take(256), Subset.Test.Take(64));
+        var history = new Trainer(model, Quick with { Epochs = 1, ReportEvery = 2 }) { Progress = new ProgressDisplay(writer) }.Fit(Subset.Train(256), Subset.Test(64));
         Assert.InRange(history[0].ResidentMegabytes, 50, 64 * 1024);
         Assert.InRange(history[0].ManagedMegabytes, 1, history[0].ResidentMegabytes);
         Assert.InRange(history[0].PeakResidentMegabytes, history[0].ResidentMegabytes - 1, 64 * 1024); // Linux: VmHWM
         var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.DoesNotContain('\r', writer.ToString());
         Assert.Contains(lines, l => l.StartsWith("epoch 1/1  batch 2/4", StringComparison.Ordinal) && l.Contains("ETA", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("test error", StringComparison.Ordinal) && l.Contains("img/s", StringComparison.Ordinal) && l.Contains("RSS", StringComparison.Ordinal) && l.Contains("(peak ", StringComparison.Ordinal) && l.Contains(", managed ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("test error", StringComparison.Ordinal) && l.Contains("examples/s", StringComparison.Ordinal) && l.Contains("RSS", StringComparison.Ordinal) && l.Contains("(peak ", StringComparison.Ordinal) && l.Contains(", managed ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ internal static class SampleData
     public static string Repository { get; } = FindRepository();
 
     /// <summary>
-    /// A folder holding <c>cifar-10-batches-bin/</c> as <see cref="Watermark.Data.Datasets.Cifar10"/> reads it:
+    /// A folder holding <c>cifar-10-batches-bin/</c> as <see cref="Data.Datasets.Cifar10"/> reads it:
     /// the committed subset's 2,000 real training images as each of the five training batches, and its
     /// 1,000 test images as the test batch.
     /// </summary>
@@ -39,6 +39,17 @@ internal static class SampleData
 
         throw new InvalidOperationException($"no Plugin.sln above {AppContext.BaseDirectory}");
     }
+}
+
+/// <summary>The committed CIFAR-10 subset through the sample's reader.</summary>
+internal static class Subset
+{
+    private static readonly Lazy<(Data.ImageDataset Train, Data.ImageDataset Test)> Sets =
+        new(() => Data.Datasets.Cifar10Subset(Path.Combine(AppContext.BaseDirectory, "data", "cifar10-subset")));
+
+    public static Data.ImageDataset Train => Sets.Value.Train;
+
+    public static Data.ImageDataset Test => Sets.Value.Test;
 }
 
 /// <summary>TorchSharp's global state (seed, threads) is shared: these tests run one at a time.</summary>

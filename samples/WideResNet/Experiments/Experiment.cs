@@ -244,7 +244,7 @@ internal static class Experiment
         var paper = new Dictionary<double, double> { [0] = 8.04, [1] = 8.52, [10] = 10.57, [100] = 13.00 };
         var paperBer = new Dictionary<double, double> { [0] = 0.531, [1] = 0.324, [10] = 0, [100] = 0 };
         var rows = new List<Row>();
-        var test = new Watermark.Data.BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
+        var test = SampleTraining.TestBatches(runner.CifarTest);
         foreach (var lambda in paper.Keys)
         {
             var clock = Stopwatch.StartNew();

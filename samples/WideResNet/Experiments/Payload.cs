@@ -7,7 +7,6 @@ using System.Text;
 using TorchSharp.Modules;
 using Watermark;
 using Watermark.Attacks;
-using Watermark.Data;
 using Watermark.Training;
 
 namespace WideResNet.Experiments;
@@ -37,7 +36,7 @@ internal static class Payload
         var marked = runner.Get(Robustness.Marked(s));
         var key = runner.KeyFor(marked.Spec);
         var fineTuned = runner.Get(Robustness.FineTuneAttack(s, marked.Spec));
-        var test = new BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
+        var test = SampleTraining.TestBatches(runner.CifarTest);
 
         // Every payload size that leaves room for a code, with the code the key would choose.
         var sizes = Enumerable.Range(1, Bits / 8).Select(bytes => (Bytes: bytes, Code: BchCode.Choose(bytes * 8, Bits))).Where(p => p.Code is not null).ToList();
@@ -108,8 +107,8 @@ internal static class Payload
             Try($"Gaussian noise σ = {sigma} × std(w)", marked.Spec.Name, m => Host(m).AddNoise(sigma, seed: 1));
         }
 
-        Try("rescale conv2's input channels, factors in [1/2, 2]", marked.Spec.Name, m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", ChannelScaling.Random(width, 2, seed: 1)));
-        Try("rescale conv2's input channels, factors in [1/20, 20]", marked.Spec.Name, m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", ChannelScaling.Random(width, 20, seed: 1)));
+        Try("rescale conv2's input channels, factors in [1/2, 2]", marked.Spec.Name, m => Robustness.RescaleConv2(m, ChannelScaling.Random(width, 2, seed: 1)));
+        Try("rescale conv2's input channels, factors in [1/20, 20]", marked.Spec.Name, m => Robustness.RescaleConv2(m, ChannelScaling.Random(width, 20, seed: 1)));
         Try("fine-tuning, 10 epochs without the regularizer (Table 8)", fineTuned.Spec.Name, _ => { });
 
         var notes = new List<string>

@@ -40,7 +40,6 @@ internal sealed record Preset(string Name, int Depth, int Widen, int Epochs, Imm
         return new TrainingOptions
         {
             Epochs = length,
-            BatchSize = BatchSize,
             LearningRate = LearningRate,
             WeightDecay = WeightDecay,
             Milestones = milestones,

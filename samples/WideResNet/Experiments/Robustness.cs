@@ -7,7 +7,6 @@ using TorchSharp;
 using TorchSharp.Modules;
 using Watermark;
 using Watermark.Attacks;
-using Watermark.Data;
 using Watermark.Training;
 
 namespace WideResNet.Experiments;
@@ -15,6 +14,13 @@ namespace WideResNet.Experiments;
 /// <summary>The paper's §4.3 and §5.1 (pruning, fine-tuning, overwriting, capacity) and the attacks beyond it.</summary>
 internal static class Robustness
 {
+    /// <summary>
+    /// Rescales g2.block0.conv2's input channels by <paramref name="factors"/> and divides bn2's weight
+    /// and bias (in front of the ReLU) by them: the network's function stays.
+    /// </summary>
+    public static void RescaleConv2(torch.nn.Module model, float[] factors) =>
+        FunctionPreserving.ScaleChannels(model, factors, multiply: [("g2.block0.conv2.weight", 1)], divide: [("g2.block0.bn2.weight", 0), ("g2.block0.bn2.bias", 0)]);
+
     internal static RunSpec Marked(ulong seed, int group = 2, int bits = 256) =>
         new(group == 2 && bits == 256 ? $"cifar-random-s{seed}" : $"cifar-random-g{group}-t{bits}-s{seed}", seed, "cifar10", Embed: true, KeyKind.Random, group, bits);
 
@@ -31,7 +37,7 @@ internal static class Robustness
         var s = runner.Settings.Seed;
         var marked = runner.Get(Marked(s));
         var key = runner.KeyFor(marked.Spec);
-        var test = new BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
+        var test = SampleTraining.TestBatches(runner.CifarTest);
         var rates = Enumerable.Range(0, 21).Select(i => i * 0.05).ToArray();
         var rows = new List<Row>();
         var series = new List<(string, double[] Er, double[] Ber)>();
@@ -123,7 +129,7 @@ internal static class Robustness
         var s = runner.Settings.Seed;
         var marked = runner.Get(Marked(s));
         var key = runner.KeyFor(marked.Spec);
-        var test = new BatchLoader(runner.CifarTest, 256, shuffle: false, augment: false, seed: 0);
+        var test = SampleTraining.TestBatches(runner.CifarTest);
         var rows = new List<Row>();
         void Try(string setting, Action<Model.WideResNet> attack)
         {
@@ -176,8 +182,8 @@ internal static class Robustness
         // The factors of `watermark attack rescale --range R --seed 1`.
         var mild = ChannelScaling.Random(width, 2, seed: 1);
         var wild = ChannelScaling.Random(width, 20, seed: 1);
-        Try("rescale conv2's input channels by factors in [1/2, 2] (through bn2)", m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", mild));
-        Try("rescale conv2's input channels by factors in [1/20, 20] (through bn2)", m => FunctionPreserving.RescaleChannels(m, "g2.block0.bn2", "g2.block0.conv2.weight", wild));
+        Try("rescale conv2's input channels by factors in [1/2, 2] (through bn2)", m => RescaleConv2(m, mild));
+        Try("rescale conv2's input channels by factors in [1/20, 20] (through bn2)", m => RescaleConv2(m, wild));
         var notes = new List<string>
         {
             "Permuting conv2's input channels together with conv1's filters and bn2, and rescaling them through bn2, change the weights but not the network's function (the test error column shows it). The filter mean is invariant to the order of the host's own filters only, so a thief who reorders the host's input channels removes the mark for free, and one who rescales them wildly weakens it. This is a limit of Uchida et al.'s method, recorded here rather than hidden.",
@@ -256,7 +262,7 @@ internal static class Robustness
         var runs = new List<RunResult>();
         var notes = new List<string>();
         var options = runner.Settings.Preset.Options(s, runner.Epochs(Marked(s)));
-        var steps = (int)Math.Ceiling((double)runner.CifarTrain.Count / options.BatchSize);
+        var steps = (int)Math.Ceiling((double)runner.CifarTrain.Count / SampleTraining.BatchSize);
         var bers = new List<(int Group, bool Decayed, double Ber, double Kept, double Inside)>();
         foreach (var group in new[] { 2, 3, 4 })
         {

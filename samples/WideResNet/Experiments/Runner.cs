@@ -8,7 +8,7 @@ using System.Text;
 using System.Text.Json;
 using TorchSharp;
 using Watermark;
-using Watermark.Data;
+using WideResNet.Data;
 using Watermark.Training;
 using static TorchSharp.torch;
 
@@ -179,11 +179,8 @@ internal sealed class Runner(Settings settings)
             throw new InvalidOperationException("--device cuda: TorchSharp reports no CUDA device; build with -p:WatermarkTorchBackend=cuda on a machine with a GPU.");
         }
 
-        var history = new Trainer(model, options, regularizer, teacher, device)
-        {
-            CheckpointPath = Path.Combine(folder, "checkpoint.ckpt"),
-            Progress = new ProgressDisplay(Console.Out),
-        }.Fit(train, test);
+        var history = SampleTraining.Trainer(model, options, regularizer, teacher, device, Path.Combine(folder, "checkpoint.ckpt"), new ProgressDisplay(Console.Out))
+            .Fit(train, test, options);
         var wall = clock.Elapsed.TotalSeconds;
 
         var modelPath = Path.Combine(folder, "model.dat");

@@ -30,13 +30,22 @@ public static class TensorAttacks
         return sigma;
     }
 
-    private static void Rewrite(Tensor weight, Action<float[]> attack)
+    private static void Rewrite(Tensor weight, Action<float[]> attack) =>
+        Rewrite(weight, values =>
+        {
+            attack(values);
+            return values;
+        });
+
+    // Reads the tensor as float32 on the CPU, lets the managed attack make the new values, and writes them
+    // back in the tensor's own dtype and device, in place (so a module's parameters stay the same objects).
+    internal static void Rewrite(Tensor weight, Func<float[], float[]> attack)
     {
         ArgumentNullException.ThrowIfNull(weight);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var values = weight.detach().to(ScalarType.Float32, CPU).contiguous().data<float>().ToArray();
-        attack(values);
+        values = attack(values);
         weight.copy_(tensor(values, weight.shape).to(weight.dtype, weight.device));
     }
 }

@@ -9,7 +9,9 @@ namespace Watermark;
 
 /// <summary>
 /// The keyring's slots bound to a model's parameters (by state_dict name) once, so each training
-/// step adds Σ_s λ_s·E_R(w_s) without a lookup. Shapes are checked when binding.
+/// step adds Σ_s λ_s·E_R(w_s) without a lookup. Shapes are checked when binding. This is the one
+/// binding of a keyring to a model: <c>keyring.Verify(model)</c>, the generated
+/// <c>WatermarkLoss</c>/<c>ExtractWatermark</c> and the <see cref="Training.Trainer"/> all go through it.
 /// </summary>
 public sealed class WatermarkRegularizer
 {
@@ -17,10 +19,16 @@ public sealed class WatermarkRegularizer
     private (WatermarkKey Key, Parameter Weight)[] slots;
 
     /// <summary>Binds every slot of <paramref name="keyring"/> to the parameter of <paramref name="model"/> it names.</summary>
+    /// <exception cref="WatermarkException">The keyring has no slot, names a parameter the model lacks, or its shape differs.</exception>
     public WatermarkRegularizer(Keyring keyring, nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(model);
+        if (keyring.Slots.IsEmpty)
+        {
+            throw new WatermarkException($"The keyring has no slot, so there is nothing to embed or verify in {model.GetType().Name}; add a key (WatermarkKey.Create or slot.CreateKey()) for one of its weights.");
+        }
+
         Keyring = keyring;
         this.model = model;
         slots = Bind();
@@ -65,7 +73,7 @@ public sealed class WatermarkRegularizer
             total = total is null ? term : total + term;
         }
 
-        return (total ?? tensor(0f)).MoveToOuterDisposeScope();
+        return total!.MoveToOuterDisposeScope();
     }
 
     /// <summary>Σ_s E_R(w_s) without λ, as the paper reports it.</summary>

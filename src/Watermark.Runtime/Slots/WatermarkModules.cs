@@ -63,48 +63,44 @@ public static class WatermarkModules
 
     /// <summary>
     /// Σ λ·E_R over the slots of <paramref name="model"/> that <paramref name="keyring"/> activates
-    /// (λ from each key): <c>loss = task + model.WatermarkLoss(keyring)</c>.
+    /// (λ from each key): <c>loss = task + model.WatermarkLoss(keyring)</c>. The same as
+    /// <see cref="WatermarkRegularizer.Loss"/> of a regulariser bound to the model, which this binds once
+    /// and reuses while the keyring and the layers' weights stay the same.
     /// </summary>
-    public static Tensor WatermarkLoss(this nn.Module model, Keyring keyring)
-    {
-        var active = Activate(model, keyring);
-        using var scope = NewDisposeScope();
-        Tensor? total = null;
-        foreach (var (slot, key) in active)
-        {
-            var term = EmbeddingLoss.Weighted(slot.Weight, key);
-            total = total is null ? term : total.add(term);
-        }
+    public static Tensor WatermarkLoss(this nn.Module model, Keyring keyring) => Activate(model, keyring).Loss();
 
-        return total!.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Reads the mark of every slot <paramref name="keyring"/> activates: per-slot bits, BER, p-value and the verdict at <paramref name="alpha"/>.</summary>
+    /// <summary>
+    /// Reads the mark of every slot <paramref name="keyring"/> activates: per-slot bits, BER, p-value and
+    /// the verdict at <paramref name="alpha"/> — the same result as <c>keyring.Verify(model)</c>, after
+    /// checking that each of the keyring's slots is a [Watermark] slot of the model.
+    /// </summary>
     public static VerificationResult ExtractWatermark(this nn.Module model, Keyring keyring, double alpha = VerificationResult.DefaultAlpha) =>
-        new(Activate(model, keyring).Select(active => active.Key.Extract(active.Slot.Weight)), alpha);
+        Activate(model, keyring).Verify(alpha);
 
     // The last binding of each model to a keyring, so a training loop that calls WatermarkLoss every step
     // walks the module tree once. Weak: it never keeps a model alive.
     private static readonly ConditionalWeakTable<nn.Module, Binding> Bindings = [];
 
-    private sealed record Binding(Keyring Keyring, List<(WatermarkSlot Slot, WatermarkKey Key)> Active);
+    private sealed record Binding(Keyring Keyring, WatermarkSlot[] Slots, WatermarkRegularizer Regularizer);
 
-    private static List<(WatermarkSlot Slot, WatermarkKey Key)> Activate(nn.Module model, Keyring keyring)
+    private static WatermarkRegularizer Activate(nn.Module model, Keyring keyring)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(keyring);
         if (Bindings.TryGetValue(model, out var cached) && ReferenceEquals(cached.Keyring, keyring)
-            && cached.Active.TrueForAll(a => ReferenceEquals(WatermarkSlot.WeightOf(a.Slot.Layer), a.Slot.Weight)))
+            && Array.TrueForAll(cached.Slots, s => ReferenceEquals(WatermarkSlot.WeightOf(s.Layer), s.Weight)))
         {
-            return cached.Active;
+            return cached.Regularizer;
         }
 
-        var active = Bind(model, keyring);
-        Bindings.AddOrUpdate(model, new Binding(keyring, active));
-        return active;
+        var binding = Bind(model, keyring);
+        Bindings.AddOrUpdate(model, binding);
+        return binding.Regularizer;
     }
 
-    private static List<(WatermarkSlot Slot, WatermarkKey Key)> Bind(nn.Module model, Keyring keyring)
+    // Checks that every slot of the keyring is a [Watermark] slot of the model, then binds the keyring the
+    // one way the library binds keyrings to models: a WatermarkRegularizer.
+    private static Binding Bind(nn.Module model, Keyring keyring)
     {
         var slots = model.GetWatermarkSlots();
         var modelName = model.GetType().Name;
@@ -118,15 +114,15 @@ public static class WatermarkModules
             throw new WatermarkException($"The keyring activates no slot of {modelName}; create keys with slot.CreateKey() for some of: {Names(slots)}.");
         }
 
-        var active = new List<(WatermarkSlot, WatermarkKey)>();
+        var active = new List<WatermarkSlot>();
         foreach (var key in keyring.Slots)
         {
             var slot = slots.FirstOrDefault(s => s.Parameter == key.Parameter)
                 ?? throw new WatermarkException($"Slot '{key.Parameter}' of the keyring is not a [Watermark] slot of {modelName}, whose slots are {Names(slots)}; check that the key file belongs to this model.");
-            active.Add((slot, key));
+            active.Add(slot);
         }
 
-        return active;
+        return new Binding(keyring, [.. active], new WatermarkRegularizer(keyring, model));
     }
 
     private static string Names(IReadOnlyList<WatermarkSlot> slots) =>

@@ -25,7 +25,7 @@ public sealed class ProgressDisplay
     public static ProgressDisplay None { get; } = new(TextWriter.Null, interactive: false);
 
     /// <summary>A progress update inside an epoch.</summary>
-    public void Batch(int epoch, int epochs, int batch, int batches, TimeSpan elapsed, TimeSpan remaining, double loss)
+    public void Batch(int epoch, int epochs, long batch, long batches, TimeSpan elapsed, TimeSpan remaining, double loss)
     {
         var line = string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}/{epochs}  batch {batch}/{batches}  loss {loss:F4}  elapsed {Format(elapsed)}  ETA {Format(remaining)}");
         if (interactive)
@@ -44,7 +44,7 @@ public sealed class ProgressDisplay
     {
         var watermark = double.IsNaN(m.BitErrorRate) ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"  E_R {m.EmbeddingLoss:F3}  BER {m.BitErrorRate:F3}");
         var test = double.IsNaN(m.TestError) ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"  test error {100 * m.TestError:F2}%");
-        var line = string.Create(CultureInfo.InvariantCulture, $"epoch {m.Epoch}/{epochs}  lr {m.LearningRate:G3}  loss {m.TrainLoss:F4}{watermark}{test}  {m.Seconds:F1} s ({m.ImagesPerSecond:F0} img/s)  RSS {m.ResidentMegabytes:F0} MiB (peak {m.PeakResidentMegabytes:F0}, managed {m.ManagedMegabytes:F0})  ETA {Format(remaining)}");
+        var line = string.Create(CultureInfo.InvariantCulture, $"epoch {m.Epoch}/{epochs}  lr {m.LearningRate:G3}  loss {m.TrainLoss:F4}{watermark}{test}  {m.Seconds:F1} s ({m.ImagesPerSecond:F0} examples/s)  RSS {m.ResidentMegabytes:F0} MiB (peak {m.PeakResidentMegabytes:F0}, managed {m.ManagedMegabytes:F0})  ETA {Format(remaining)}");
         writer.WriteLine(interactive ? "\r" + line.PadRight(lastWidth) : line);
         lastWidth = 0;
     }

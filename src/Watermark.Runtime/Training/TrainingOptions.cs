@@ -4,16 +4,25 @@ using System.Collections.Immutable;
 namespace Watermark.Training;
 
 /// <summary>
-/// Optimiser and schedule. The defaults are the paper's (§4.1): SGD with Nesterov momentum 0.9,
-/// lr 0.1, weight decay 5e-4, batch 64, lr × 0.2 at epochs 60, 120 and 160 of 200.
+/// Optimiser and schedule. The defaults are the paper's training from scratch (§4.1, <see cref="Paper"/>):
+/// SGD with Nesterov momentum 0.9, lr 0.1, weight decay 5e-4, lr × 0.2 at epochs 60, 120 and 160 of 200.
+/// <see cref="FineTune"/> starts from trained weights. The batch size belongs to the data
+/// (<see cref="TrainingData"/>); the paper's is 64.
 /// </summary>
 public sealed record TrainingOptions
 {
+    /// <summary>The paper's training from scratch: 200 epochs, lr 0.1 × 0.2 at 60/120/160 (the defaults).</summary>
+    public static TrainingOptions Paper { get; } = new();
+
+    /// <summary>
+    /// Fine-tune-to-embed a trained model: 10 epochs at lr 0.01, × 0.2 at epochs 5 and 8, the paper's
+    /// momentum and weight decay. A starting point rather than the paper's setting (its fine-tuning
+    /// keeps the from-scratch schedule); the mark usually reads back with BER 0 after the first epoch.
+    /// </summary>
+    public static TrainingOptions FineTune { get; } = new() { Epochs = 10, LearningRate = 0.01, Milestones = [5, 8] };
+
     /// <summary>Epochs to train.</summary>
     public int Epochs { get; init; } = 200;
-
-    /// <summary>Images per mini-batch.</summary>
-    public int BatchSize { get; init; } = 64;
 
     /// <summary>Initial learning rate.</summary>
     public double LearningRate { get; init; } = 0.1;
@@ -42,23 +51,11 @@ public sealed record TrainingOptions
     /// <summary>Learning-rate factor at each milestone.</summary>
     public double Gamma { get; init; } = 0.2;
 
-    /// <summary>Per-sample pad-4 crop and flip on the training set.</summary>
-    public bool Augment { get; init; } = true;
-
-    /// <summary>Seed of shuffling, augmentation and torch's RNG per epoch.</summary>
+    /// <summary>Seed of torch's RNG per epoch (dropout and the like); the data's order has its own seed.</summary>
     public ulong Seed { get; init; } = 1;
 
     /// <summary>Progress lines within an epoch: every this many batches (0: only at epoch ends).</summary>
     public int ReportEvery { get; init; } = 50;
-
-    /// <summary>
-    /// Let glibc keep freed native memory for libtorch to reuse instead of returning it to the OS each
-    /// step (see <see cref="NativeAllocator.KeepFreedMemory"/>): about 10% faster on CPU; results unchanged.
-    /// Between epochs the trainer hands the kept pages back (<see cref="NativeAllocator.ReleaseFreeMemory"/>),
-    /// so memory does not grow with the heap's fragmentation; the next epoch faults them in again once
-    /// (~0.1 s for WRN-10-2: 3% of a 3.3 s Caltech-101 epoch, noise against a 55 s CIFAR-10 epoch).
-    /// </summary>
-    public bool KeepNativeMemory { get; init; } = true;
 
     /// <summary>Validates the options, naming the bad one.</summary>
     public void Validate()
@@ -66,11 +63,6 @@ public sealed record TrainingOptions
         if (Epochs <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be positive.");
-        }
-
-        if (BatchSize <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");
         }
 
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
@@ -102,5 +94,13 @@ public sealed record TrainingOptions
         }
 
         return lr;
+    }
+
+    /// <summary>The options in one line, e.g. <c>200 epochs, SGD lr 0.1 (× 0.2 at 60, 120, 160), momentum 0.9 (Nesterov), weight decay 0.0005, seed 1</c>.</summary>
+    public override string ToString()
+    {
+        var schedule = Milestones.IsDefaultOrEmpty ? string.Empty : FormattableString.Invariant($" (× {Gamma} at {string.Join(", ", Milestones)})");
+        var host = HostWeightDecay is { } h ? FormattableString.Invariant($", host weight decay {h}") : string.Empty;
+        return FormattableString.Invariant($"{Epochs} epochs, SGD lr {LearningRate}{schedule}, momentum {Momentum}{(Nesterov ? " (Nesterov)" : string.Empty)}, weight decay {WeightDecay}{host}, seed {Seed}");
     }
 }

@@ -1,11 +1,11 @@
-namespace Watermark.Data;
+namespace Watermark.Training;
 
 /// <summary>
 /// A small, fast, seedable generator (SplitMix64) for shuffling and augmentation: the same seed gives
 /// the same order and crops on every machine and .NET version, which System.Random does not promise.
 /// Not for secrets (keys use <see cref="SecretSeed"/>).
 /// </summary>
-internal struct SplitMix64(ulong seed)
+public struct SplitMix64(ulong seed) : System.IEquatable<SplitMix64>
 {
     private ulong state = seed;
 
@@ -17,6 +17,7 @@ internal struct SplitMix64(ulong seed)
         return g.Next();
     }
 
+    /// <summary>The next 64 random bits.</summary>
     public ulong Next()
     {
         var z = state += 0x9E3779B97F4A7C15UL;
@@ -27,4 +28,19 @@ internal struct SplitMix64(ulong seed)
 
     /// <summary>An integer in [0, bound) (multiply-shift; the bias is below 2^−32 for our bounds).</summary>
     public int Below(int bound) => (int)(((Next() >> 32) * (ulong)bound) >> 32);
+
+    /// <summary>Whether both generators are in the same state.</summary>
+    public readonly bool Equals(SplitMix64 other) => state == other.state;
+
+    /// <inheritdoc/>
+    public override readonly bool Equals(object? obj) => obj is SplitMix64 other && Equals(other);
+
+    /// <inheritdoc/>
+    public override readonly int GetHashCode() => state.GetHashCode();
+
+    /// <summary>Whether both generators are in the same state.</summary>
+    public static bool operator ==(SplitMix64 left, SplitMix64 right) => left.Equals(right);
+
+    /// <summary>Whether the generators are in different states.</summary>
+    public static bool operator !=(SplitMix64 left, SplitMix64 right) => !left.Equals(right);
 }

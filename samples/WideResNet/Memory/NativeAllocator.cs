@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 
-namespace Watermark.Training;
+namespace WideResNet.Memory;
 
 /// <summary>
 /// The native allocator under libtorch. A training step frees and re-allocates the same large
@@ -23,7 +23,7 @@ public static class NativeAllocator
     /// <summary>
     /// Tunes glibc's malloc for training loops (process-wide, once). Returns whether the settings are
     /// in effect: false on other platforms and C libraries (where nothing changes).
-    /// <see cref="Trainer"/> calls it unless <see cref="TrainingOptions.KeepNativeMemory"/> is false.
+    /// The sample's trainers call it (SampleTraining.Trainer).
     /// </summary>
     public static bool KeepFreedMemory()
     {

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 
-namespace Watermark.Training;
+namespace WideResNet.Memory;
 
 /// <summary>The process's resident memory: now, and the highest since the last <see cref="ResetPeak"/>.</summary>
 internal static class ProcessMemory

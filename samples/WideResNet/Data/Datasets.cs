@@ -6,8 +6,9 @@ using System.IO.Compression;
 using System.Linq;
 using System.Net.Http;
 using System.Security.Cryptography;
+using Watermark;
 
-namespace Watermark.Data;
+namespace WideResNet.Data;
 
 /// <summary>
 /// Finds the paper's datasets. The folder comes from the caller (a <c>--data</c> option), else from

@@ -2,10 +2,10 @@ using System;
 using System.Linq;
 using System.Runtime.InteropServices;
 using TorchSharp;
-using Watermark.Training;
+using WideResNet.Memory;
 using Xunit;
 
-namespace Watermark.Tests;
+namespace WideResNet.Tests;
 
 [Collection(SequentialTorch.Name)]
 public class NativeAllocatorTests

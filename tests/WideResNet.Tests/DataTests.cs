@@ -3,10 +3,10 @@ using System.IO;
 using System.IO.Compression;
 using System.Linq;
 using TorchSharp;
-using Watermark.Data;
+using WideResNet.Data;
 using Xunit;
 
-namespace Watermark.Tests;
+namespace WideResNet.Tests;
 
 [Collection(SequentialTorch.Name)]
 public sealed class DataTests : IDisposable

@@ -6,9 +6,10 @@ using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
 using TorchSharp;
+using Watermark.Training;
 using static TorchSharp.torch;
 
-namespace Watermark.Data;
+namespace WideResNet.Data;
 
 /// <summary>One mini-batch: normalised images [B, 3, 32, 32] and labels [B] (int64).</summary>
 public sealed class Batch : IDisposable
@@ -39,7 +40,7 @@ public sealed class Batch : IDisposable
 /// A background task prepares the next batches while the model computes. The order and the crops of
 /// epoch e depend only on (seed, e), so a resumed run sees exactly the batches of an uninterrupted one.
 /// </summary>
-public sealed class BatchLoader
+public sealed class BatchLoader : ITrainingData
 {
     /// <summary>CIFAR-10 channel means (of pixel / 255).</summary>
     public static readonly float[] CifarMean = [0.4914f, 0.4822f, 0.4465f];
@@ -76,10 +77,22 @@ public sealed class BatchLoader
     public int BatchSize { get; }
 
     /// <summary>Batches in one epoch.</summary>
-    public int BatchesPerEpoch => (data.Count + BatchSize - 1) / BatchSize;
+    public long BatchesPerEpoch => (data.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>Images in one epoch.</summary>
+    public long Count => data.Count;
 
     /// <summary>The dataset.</summary>
     public ImageDataset Data => data;
+
+    /// <summary>The trainer's view: (images, labels); the step's dispose scope frees them.</summary>
+    IEnumerable<(Tensor Input, Tensor Target)> ITrainingData.Epoch(int epoch, Device device, CancellationToken cancellation)
+    {
+        foreach (var batch in Epoch(epoch, device, cancellation))
+        {
+            yield return (batch.Images, batch.Labels);
+        }
+    }
 
     /// <summary>
     /// The batches of epoch <paramref name="epoch"/>, created on <paramref name="device"/>. Dispose each

@@ -4,7 +4,7 @@ using System.IO;
 using System.Linq;
 using System.IO.Compression;
 
-namespace Watermark.Data;
+namespace WideResNet.Data;
 
 /// <summary>
 /// Labelled 32×32 RGB images held as bytes (N × 3 × 32 × 32, CHW) — the CIFAR binary record layout:
