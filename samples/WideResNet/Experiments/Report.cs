@@ -8,12 +8,6 @@ using Watermark;
 
 namespace WideResNet.Experiments;
 
-/// <summary>One row of a results table: our run beside the paper's number.</summary>
-internal sealed record Row(string Setting, string Run, double TestError, double? PaperTestError, double EmbeddingLoss, double BitErrorRate, string PValue, double Minutes);
-
-/// <summary>The JSON and Markdown an experiment leaves in the results folder.</summary>
-internal sealed record ExperimentResult(string Experiment, string Title, string Preset, string Network, ulong Seed, string Command, DateTimeOffset Finished, List<Row> Rows, List<RunResult> Runs, List<string> Figures, List<string> Notes);
-
 internal static class Report
 {
     public static void Write(Runner runner, ExperimentResult result)
