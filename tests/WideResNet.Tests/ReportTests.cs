@@ -37,7 +37,7 @@ public sealed class ReportTests
         try
         {
             var text = File.ReadAllText(Report.WriteReport(empty));
-            foreach (var name in Experiment.Names)
+            foreach (var name in Registry.Names)
             {
                 Assert.Contains($"- `{name}`: `dotnet run --project samples/WideResNet -c Release -- {name} --preset cpu", text, System.StringComparison.Ordinal);
             }

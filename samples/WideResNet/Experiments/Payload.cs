@@ -25,17 +25,17 @@ namespace WideResNet.Experiments;
 /// every code is judged by decoding (its codeword ⊕ e) exactly as verify does. The demo embeds a coded
 /// message for real.
 /// </remarks>
-internal static class Payload
+internal sealed class Payload() : Experiment("payload", "error-correcting payloads at T = 256: code per message size, and which survive each attack")
 {
     private const int Bits = 256;
     private const int RandomWords = 10_000;
 
-    public static ExperimentResult Run(Runner runner, string command)
+    public override ExperimentResult Run(Runner runner, string command)
     {
         var s = runner.Settings.Seed;
-        var marked = runner.Get(Robustness.Marked(s));
+        var marked = runner.Get(Runs.Marked(s));
         var key = runner.KeyFor(marked.Spec);
-        var fineTuned = runner.Get(Robustness.FineTuneAttack(s, marked.Spec));
+        var fineTuned = runner.Get(Runs.FineTuneAttack(s, marked.Spec));
         var test = SampleTraining.TestBatches(runner.CifarTest);
 
         // Every payload size that leaves room for a code, with the code the key would choose.
@@ -117,7 +117,7 @@ internal static class Payload
             survived.ToString().TrimEnd(),
             "The verdict (the rows above: BER and p against the raw bits) does not depend on the payload's code. The marked run was trained with the experiments' key (all-ones message, Gaussian X); a linear code decodes (codeword ⊕ e) whatever the codeword, and flipping a target bit equals flipping the sign of a Gaussian row of X, so each attack's error pattern e, measured on the real attacked network, stands for any message and decides every code. The copies of the first codeword bits in the T − N spare bits are combined by a majority vote (a tie keeps the first copy), as verify does. The demo (`./build.sh demo`) embeds a BCH-coded message for real and reads it back after 65% pruning (5 bits corrected).",
         };
-        return new ExperimentResult("payload", "Beyond the paper: error-correcting payloads (BCH) at T = 256", runner.Settings.Preset.Name, marked.Network, s, command, DateTimeOffset.UtcNow, rows, [marked, fineTuned], [], notes);
+        return Result(runner, "Beyond the paper: error-correcting payloads (BCH) at T = 256", command, rows, [marked, fineTuned], [], notes, marked.Network);
     }
 
     // e_j = 1 where the attacked network's bit j differs from the embedded one.

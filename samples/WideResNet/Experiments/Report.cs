@@ -8,8 +8,24 @@ using Watermark;
 
 namespace WideResNet.Experiments;
 
+/// <summary>What an experiment leaves in the results folder (its JSON and Markdown page) and REPORT.md, which gathers them; the <c>report</c> command.</summary>
 internal static class Report
 {
+    /// <summary>The <c>report</c> command: REPORT.md from the JSON files already in the results folder.</summary>
+    public static int Run(string[] args)
+    {
+        try
+        {
+            Console.WriteLine($"wrote {WriteReport(Settings.Parse(args).Out)}");
+            return 0;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or System.Text.Json.JsonException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+
     public static void Write(Runner runner, ExperimentResult result)
     {
         var out_ = runner.Settings.Out;
@@ -30,7 +46,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("Generated from the `*.json` files in this folder by `dotnet run --project samples/WideResNet -c Release -- report` (each experiment also rewrites it when it finishes). Every row gives our number beside the paper's (WRN-10-4, 200 epochs, CIFAR-10); each section names its preset, seed and the command that reproduces it.");
         var missing = new List<string>();
-        foreach (var name in Experiment.Names)
+        foreach (var name in Registry.Names)
         {
             var path = Path.Combine(folder, $"{name}.json");
             if (!File.Exists(path))
@@ -94,6 +110,10 @@ internal static class Report
 
     public static Row RowOf(string setting, RunResult run, double? paper) =>
         new(setting, run.Spec.Name, run.TestError, paper, run.EmbeddingLoss, run.BitErrorRate, run.PValue, run.WallSeconds / 60);
+
+    /// <summary>A row measured on a changed copy of <paramref name="run"/> (attacked, pruned, overwritten) rather than read from its run.json.</summary>
+    public static Row RowOf(string setting, string run, double testError, double? paper, (double EmbeddingLoss, SlotVerification Slot) m, double minutes) =>
+        new(setting, run, testError, paper, m.EmbeddingLoss, m.Slot.BitErrorRate, m.Slot.PValue.ToString(), minutes);
 
     public static (string, double[], double[], double[]) Curve(string label, RunResult run) =>
         (label, [.. run.History.Select(h => (double)h.Epoch)], [.. run.History.Select(h => h.TestError)], [.. run.History.Select(h => h.TrainLoss)]);

@@ -97,6 +97,18 @@ internal sealed class Runner(Settings settings)
         return (EmbeddingLoss.Compute(host, key).ToDouble(), key.Extract(host));
     }
 
+    /// <summary>
+    /// <paramref name="run"/> with E_R, BER and p measured with <paramref name="key"/> instead of its own key
+    /// (an unmarked run against the key of the marked one: the null case).
+    /// </summary>
+    public RunResult Measure(RunResult run, WatermarkKey key)
+    {
+        using var model = Load(run.Spec);
+        var (er, slot) = Measure(model, key);
+
+        return run with { EmbeddingLoss = er, BitErrorRate = slot.BitErrorRate, Matched = slot.Matched, PValue = slot.PValue.ToString(), PValueLog10 = slot.PValue.Log10, Projection = [.. slot.Projection] };
+    }
+
     /// <summary>The parameter <paramref name="name"/> (e.g. a key's host, <c>g2.block0.conv2.weight</c>) of <paramref name="model"/>.</summary>
     public static TorchSharp.Modules.Parameter Host(nn.Module model, string name) =>
         model.get_parameter(name) ?? throw new InvalidOperationException($"{model.GetName()} has no parameter '{name}'.");

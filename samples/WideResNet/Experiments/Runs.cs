@@ -1,0 +1,18 @@
+using Watermark;
+
+namespace WideResNet.Experiments;
+
+/// <summary>The runs several experiments share: the same spec, hence the same cached run, wherever it is asked for.</summary>
+internal static class Runs
+{
+    /// <summary>The unmarked CIFAR-10 run of <paramref name="seed"/> (Table 4's "not embedded").</summary>
+    public static RunSpec None(ulong seed) => new($"cifar-none-s{seed}", seed, "cifar10", Embed: false);
+
+    /// <summary>Train-to-embed on CIFAR-10: <paramref name="bits"/> bits of a <paramref name="kind"/> key in conv<paramref name="group"/> (default: the paper's 256 random bits in conv2).</summary>
+    public static RunSpec Marked(ulong seed, KeyKind kind = KeyKind.Random, int group = 2, int bits = 256) =>
+        new($"cifar-{kind.ToString().ToLowerInvariant()}{(group == 2 && bits == 256 ? string.Empty : $"-g{group}-t{bits}")}-s{seed}", seed, "cifar10", Embed: true, kind, group, bits);
+
+    /// <summary>Table 8's attack: fine-tuning the marked run on CIFAR-10 without the regularizer, lr reset to 0.1.</summary>
+    public static RunSpec FineTuneAttack(ulong seed, RunSpec marked) =>
+        new($"{marked.Name}-ft-attack", seed + 20, "cifar10", Embed: false, StartFrom: marked.Name, KeySeed: seed);
+}
