@@ -1,13 +1,11 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Text;
 using TorchSharp.Modules;
 using Watermark;
 using Watermark.Attacks;
-using Watermark.Training;
 
 namespace WideResNet.Experiments;
 
@@ -72,12 +70,8 @@ internal sealed class Payload() : Experiment("payload", "error-correcting payloa
         survived.AppendLine("|---|---|---|---|---|");
         void Try(string setting, string run, Action<Model.WideResNet> attack)
         {
-            var clock = Stopwatch.StartNew();
-            using var model = runner.Load(run);
-            attack(model);
-            var m = Runner.Measure(model, key);
-            var error = Trainer.Evaluate(model, test);
-            rows.Add(new Row(setting, run, error, null, m.EmbeddingLoss, m.Slot.BitErrorRate, m.Slot.PValue.ToString(), clock.Elapsed.TotalMinutes));
+            var (row, m, error) = Robustness.Try(runner, run, key, test, setting, attack);
+            rows.Add(row);
             var errors = ErrorPattern(key, m.Slot);
             var exact = sizes.Where(p => ReadBack(key, p.Bytes, p.Code, errors).IsExact).Select(p => p.Bytes).ToList();
             var largest = exact.Count == 0 ? "none" : $"{exact.Max()} bytes";

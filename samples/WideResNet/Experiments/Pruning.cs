@@ -1,11 +1,9 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using Watermark;
 using Watermark.Attacks;
-using Watermark.Training;
 
 namespace WideResNet.Experiments;
 
@@ -32,20 +30,17 @@ internal sealed class Pruning() : Experiment("pruning", "Fig. 5/6: prune the hos
             var evaluate = order == PruningOrder.Ascending;
             for (var i = 0; i < rates.Length; i++)
             {
-                var clock = Stopwatch.StartNew();
-                using var model = runner.Load(run.Spec);
-                Runner.Host(model, key.Parameter).Prune(rates[i], order, seed: 1);
-                var m = Runner.Measure(model, key);
+                var rate = rates[i];
+                var (row, m, error) = Robustness.Try(runner, run.Spec.Name, key, evaluate ? test : null, $"{label} {100 * rate:0}%", model => Runner.Host(model, key.Parameter).Prune(rate, order, seed: 1));
                 er[i] = m.EmbeddingLoss;
                 ber[i] = m.Slot.BitErrorRate;
-                var error = evaluate ? Trainer.Evaluate(model, test) : double.NaN;
-                rows.Add(Report.RowOf($"{label} {100 * rates[i]:0}%", run.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
-                if (histogram && (int)Math.Round(rates[i] * 100) is 0 or 50 or 65 or 80 or 95)
+                rows.Add(row);
+                if (histogram && (int)Math.Round(rate * 100) is 0 or 50 or 65 or 80 or 95)
                 {
-                    histograms.Add(($"{100 * rates[i]:0}% pruned", m.Slot.Projection));
+                    histograms.Add(($"{100 * rate:0}% pruned", m.Slot.Projection));
                 }
 
-                Console.WriteLine($"{label} {100 * rates[i]:0}%: E_R {m.EmbeddingLoss:F3}, BER {m.Slot.BitErrorRate:F3}{(evaluate ? $", test error {100 * error:F2}%" : string.Empty)}");
+                Console.WriteLine($"{label} {100 * rate:0}%: E_R {m.EmbeddingLoss:F3}, BER {m.Slot.BitErrorRate:F3}{(evaluate ? $", test error {100 * error:F2}%" : string.Empty)}");
             }
 
             return (er, ber);

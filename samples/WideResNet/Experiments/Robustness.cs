@@ -1,15 +1,19 @@
 using System;
+using System.Diagnostics;
 using System.Linq;
 using TorchSharp;
 using Watermark;
 using Watermark.Attacks;
+using Watermark.Training;
+using WideResNet.Data;
 
 namespace WideResNet.Experiments;
 
 /// <summary>
-/// What the robustness experiments (the paper's §4.3 and §5.1: <see cref="Table8"/>, <see cref="Overwrite"/>;
-/// beyond it: <see cref="Transforms"/>, <see cref="Payload"/>) share: the function-preserving rescaling of
-/// conv2, and how far a later training moved the host's filter mean.
+/// What the robustness experiments (the paper's §4.3 and §5.1: <see cref="Pruning"/>, <see cref="Table8"/>,
+/// <see cref="Overwrite"/>; beyond it: <see cref="Transforms"/>, <see cref="Payload"/>) share: attacking a
+/// copy of a finished run and measuring it, the function-preserving rescaling of conv2, and how far a
+/// later training moved the host's filter mean.
 /// </summary>
 internal static class Robustness
 {
@@ -19,6 +23,21 @@ internal static class Robustness
     /// </summary>
     public static void RescaleConv2(torch.nn.Module model, float[] factors) =>
         FunctionPreserving.ScaleChannels(model, factors, multiply: [("g2.block0.conv2.weight", 1)], divide: [("g2.block0.bn2.weight", 0), ("g2.block0.bn2.bias", 0)]);
+
+    /// <summary>
+    /// Loads the finished run <paramref name="run"/>, applies <paramref name="attack"/> and measures
+    /// <paramref name="key"/> on it, and its test error on <paramref name="test"/> (NaN without it).
+    /// </summary>
+    /// <returns>The table's row (the minutes are the attack's and the measurements'), the measurement, the test error.</returns>
+    public static (Row Row, (double EmbeddingLoss, SlotVerification Slot) Measured, double TestError) Try(Runner runner, string run, WatermarkKey key, BatchLoader? test, string setting, Action<Model.WideResNet> attack)
+    {
+        var clock = Stopwatch.StartNew();
+        using var model = runner.Load(run);
+        attack(model);
+        var m = Runner.Measure(model, key);
+        var error = test is null ? double.NaN : Trainer.Evaluate(model, test);
+        return (Report.RowOf(setting, run, error, null, m, clock.Elapsed.TotalMinutes), m, error);
+    }
 
     /// <summary>"moved w by r× its length (cosine c)": how far a later training moved the host's filter mean from <paramref name="w0"/> to <paramref name="w1"/>.</summary>
     public static string Drift(double[] w0, double[] w1)

@@ -1,11 +1,9 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using TorchSharp.Modules;
 using Watermark.Attacks;
-using Watermark.Training;
 
 namespace WideResNet.Experiments;
 
@@ -21,12 +19,8 @@ internal sealed class Transforms() : Experiment("transforms", "quantization, noi
         var rows = new List<Row>();
         void Try(string setting, Action<Model.WideResNet> attack)
         {
-            var clock = Stopwatch.StartNew();
-            using var model = runner.Load(marked.Spec.Name);
-            attack(model);
-            var m = Runner.Measure(model, key);
-            var error = Trainer.Evaluate(model, test);
-            rows.Add(Report.RowOf(setting, marked.Spec.Name, error, null, m, clock.Elapsed.TotalMinutes));
+            var (row, m, error) = Robustness.Try(runner, marked.Spec.Name, key, test, setting, attack);
+            rows.Add(row);
             Console.WriteLine($"{setting}: test error {100 * error:F2}%, BER {m.Slot.BitErrorRate:F3}, p = {m.Slot.PValue}");
         }
 
