@@ -27,7 +27,7 @@ internal static class ExtractVerb
         command.SetGuardedAction(console, parsed =>
         {
             var keyring = Keyring.Load(parsed.GetValue(key)!);
-            var result = VerifyVerb.Verify(keyring, WatermarkCommand.OpenModel(parsed, model, format), VerificationResult.DefaultAlpha);
+            var result = keyring.Verify(WatermarkCommand.OpenModel(parsed, model, format));
             foreach (var slot in result.Slots)
             {
                 console.Out.Write(Describe(keyring.Find(slot.Parameter)!, slot));

@@ -1,12 +1,10 @@
 using System;
-using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
-using Watermark.Formats;
 
 namespace Watermark.Cli;
 
@@ -40,7 +38,8 @@ internal static class VerifyVerb
                 throw new UsageException($"--alpha must lie strictly between 0 and 1 (e.g. 1e-6); {bound.ToString(CultureInfo.InvariantCulture)} was given.");
             }
 
-            var result = Verify(Keyring.Load(parsed.GetValue(key)!), WatermarkCommand.OpenModel(parsed, model, format), bound);
+            var keyring = Keyring.Load(parsed.GetValue(key)!);
+            var result = keyring.Verify(WatermarkCommand.OpenModel(parsed, model, format), bound);
             console.Out.Write(parsed.GetValue(json) ? ToJson(result) : ToTable(result));
             return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
         });
@@ -53,18 +52,6 @@ internal static class VerifyVerb
         HelpName = "KEY.json",
         Required = true,
     };
-
-    internal static VerificationResult Verify(Keyring keyring, ModelFile model, double alpha)
-    {
-        var slots = new List<SlotVerification>();
-        foreach (var slot in keyring.Slots)
-        {
-            var weights = WatermarkCommand.ReadHost(model, slot, out var entry);
-            slots.Add(Extractor.Extract(slot, weights, entry.Shape));
-        }
-
-        return new VerificationResult(slots, alpha);
-    }
 
     internal static string AlphaText(double alpha) => alpha.ToString("0.##e0", CultureInfo.InvariantCulture);
 

@@ -164,18 +164,6 @@ public static class WatermarkCommand
     /// <summary>Opens the model named by the verb's options.</summary>
     internal static ModelFile OpenModel(ParseResult parsed, Option<string> model, Option<string?> format) =>
         ModelFile.Open(parsed.GetValue(model)!, ParseFormat(parsed.GetValue(format)));
-
-    /// <summary>The host tensor of a slot, checked to be a real tensor of the key's shape.</summary>
-    internal static float[] ReadHost(ModelFile model, WatermarkKey slot, out TensorEntry entry)
-    {
-        entry = model.Find(slot.Parameter, "The key file names it: check that the key file belongs to this model.");
-        if (!entry.Shape.SequenceEqual(slot.Shape))
-        {
-            throw new WatermarkException($"Slot '{slot.Parameter}': the key was made for a weight of shape {Capacity.ShapeText(slot.Shape)} but '{model.Source}' holds {Capacity.ShapeText(entry.Shape)}; check that the key file belongs to this model.");
-        }
-
-        return model.ReadFloat32(entry);
-    }
 }
 
 /// <summary>The output streams of one run.</summary>
