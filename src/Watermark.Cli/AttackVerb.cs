@@ -157,7 +157,7 @@ internal static class AttackVerb
             var replaced = targets.Select(t => (t.Entry, ChannelPermutation.Apply(file.ReadFloat32(t.Entry), t.Entry.Shape, t.Axis, permutation))).ToList();
             file.WriteWithReplaced(path, replaced, replace: parsed.GetValue(force));
             console.Out.WriteLine($"reordered {channels} channels of {string.Join(", ", targets.Select(t => $"'{t.Entry.Name}' (axis {t.Axis})"))}; wrote {path} ({ModelFile.FormatName(file.Format)})");
-            return ExitCodes.Present;
+            return ExitCodes.Success;
         });
         return command;
     }
@@ -210,7 +210,7 @@ internal static class AttackVerb
             }).ToList();
             file.WriteWithReplaced(path, replaced, replace: parsed.GetValue(force));
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rescaled {channels} channels by factors in [{factors.Min():0.###}, {factors.Max():0.###}]: multiplied '{targets[0].Entry.Name}' (axis {targets[0].Axis}){string.Concat(targets.Skip(1).Select(t => $", divided '{t.Entry.Name}' (axis {t.Axis})"))}; wrote {path} ({ModelFile.FormatName(file.Format)})"));
-            return ExitCodes.Present;
+            return ExitCodes.Success;
         });
         return command;
     }
@@ -330,7 +330,7 @@ internal static class AttackVerb
             var summary = attack(parsed, weights, entry);
             file.WriteWithReplaced(path, entry, weights, replace: parsed.GetValue(force));
             console.Out.WriteLine($"{summary}; wrote {path} ({ModelFile.FormatName(file.Format)})");
-            return ExitCodes.Present;
+            return ExitCodes.Success;
         });
         return command;
     }

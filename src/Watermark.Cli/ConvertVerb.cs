@@ -36,7 +36,7 @@ internal static class ConvertVerb
             var file = WatermarkCommand.OpenModel(parsed, model, format);
             ModelFile.Write(path, target, file.ReadAll(), replace: parsed.GetValue(force));
             console.Out.WriteLine($"wrote {path} ({ModelFile.FormatName(target)}, {file.Tensors.Length} tensors)");
-            return ExitCodes.Present;
+            return ExitCodes.Success;
         });
         return command;
     }

@@ -33,7 +33,7 @@ internal static class ExtractVerb
                 console.Out.Write(Describe(keyring.Find(slot.Parameter)!, slot));
             }
 
-            return ExitCodes.Present;
+            return ExitCodes.Success;
         });
         return command;
     }

@@ -27,7 +27,7 @@ internal static class InspectVerb
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file.Source}: {ModelFile.FormatName(file.Format)}, {file.Tensors.Length} tensors, {parameters} values"));
             if (file.Tensors.IsEmpty)
             {
-                return ExitCodes.Present;
+                return ExitCodes.Success;
             }
 
             var width = Math.Max(4, file.Tensors.Max(t => t.Name.Length));
@@ -39,7 +39,7 @@ internal static class InspectVerb
                 console.Out.WriteLine($"{tensor.Name.PadRight(width)}  {Capacity.ShapeText(tensor.Shape).PadRight(shapeWidth)}  {tensor.DTypeName,-10}  {m}");
             }
 
-            return ExitCodes.Present;
+            return ExitCodes.Success;
         });
         return command;
     }

@@ -143,7 +143,7 @@ internal static class KeygenVerb
 
             var total = written.Slots.Length;
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {path}: {total} slot{(total == 1 ? string.Empty : "s")} ({created.Count} new), owner-only permissions. Keep it secret and backed up."));
-            return ExitCodes.Present;
+            return ExitCodes.Success;
         });
         return command;
     }
