@@ -37,35 +37,9 @@ public static class WatermarkCommand
         };
 
         var parsed = root.Parse(args);
-        if (parsed.Action is ParseErrorAction)
+        if (parsed.Action is ParseErrorAction parseError)
         {
-            var names = new List<string>();
-            for (var result = parsed.CommandResult; result is not null; result = result.Parent as CommandResult)
-            {
-                names.Insert(0, result.Command is RootCommand ? "watermark" : result.Command.Name);
-            }
-
-            var command = string.Join(' ', names);
-            foreach (var error in parsed.Errors)
-            {
-                stderr.WriteLine($"watermark: error: {error.Message}");
-            }
-
-            var verbs = parsed.CommandResult.Command.Subcommands.Select(c => c.Name).ToList();
-            if (verbs.Count > 0)
-            {
-                var typo = parsed.UnmatchedTokens.Count > 0 ? parsed.UnmatchedTokens[0] : null;
-                var closest = typo is null ? null : verbs.MinBy(v => Names.EditDistance(v, typo, 2));
-                if (closest is not null && Names.EditDistance(closest, typo!, 2) <= 2)
-                {
-                    stderr.WriteLine($"Did you mean '{command} {closest}'?");
-                }
-
-                stderr.WriteLine($"Commands of '{command}': {string.Join(", ", verbs)}.");
-            }
-
-            stderr.WriteLine($"Run '{command} --help' for usage.");
-            return ExitCodes.Unusable;
+            return ReportParseErrors(parsed, parseError, stderr);
         }
 
         try
@@ -77,6 +51,42 @@ public static class WatermarkCommand
             stdout.Flush();
             stderr.Flush();
         }
+    }
+
+    // One line per error, naming the option it is about, then System.CommandLine's own typo corrections for
+    // verbs and options ("'verfy' was not matched. Did you mean one of the following?"), then where to look.
+    private static int ReportParseErrors(ParseResult parsed, ParseErrorAction action, TextWriter stderr)
+    {
+        foreach (var error in parsed.Errors)
+        {
+            var message = string.Join(' ', error.Message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+            var option = (error.SymbolResult as OptionResult)?.Option;
+            stderr.WriteLine(option is null || message.Contains(option.Name, StringComparison.Ordinal)
+                ? $"watermark: error: {message}"
+                : $"watermark: error: {option.Name}: {message}");
+        }
+
+        // The action writes the suggestions to Output; its copy of the errors (written above) and its full help are left out.
+        action.ShowTypoCorrections = true;
+        action.ShowHelp = false;
+        parsed.Invoke(new InvocationConfiguration { Output = stderr, Error = TextWriter.Null, EnableDefaultExceptionHandler = false });
+
+        var names = new List<string>();
+        for (var result = parsed.CommandResult; result is not null; result = result.Parent as CommandResult)
+        {
+            names.Insert(0, result.Command is RootCommand ? "watermark" : result.Command.Name);
+        }
+
+        var command = string.Join(' ', names);
+        var verbs = parsed.CommandResult.Command.Subcommands.Select(c => c.Name).ToList();
+        if (verbs.Count > 0)
+        {
+            stderr.WriteLine($"Commands of '{command}': {string.Join(", ", verbs)}.");
+        }
+
+        stderr.WriteLine($"Run '{command} --help' for usage.");
+        stderr.Flush();
+        return ExitCodes.Unusable;
     }
 
     /// <summary>Runs a verb's body, turning every expected failure into one line on stderr and exit code 2.</summary>

@@ -238,9 +238,10 @@ public class VerifyTests(TrainedModels models)
     [Fact]
     public void AMistypedVerbIsUnusableAndTheClosestIsSuggested()
     {
+        // System.CommandLine's own typo corrections, sent to stderr.
         var run = CliRunner.Run("verfy", "--model", models.MarkedDat);
         Assert.Equal(ExitCodes.Unusable, run.Code);
-        Assert.Contains("Did you mean 'watermark verify'?", run.Err, StringComparison.Ordinal);
+        Assert.Contains("'verfy' was not matched. Did you mean one of the following?\nverify\n", run.Err, StringComparison.Ordinal);
         Assert.Empty(run.Out);
     }
 
