@@ -27,56 +27,44 @@ internal static class AttackVerb
 
     private static Command Prune(CliConsole console)
     {
-        var rate = new Option<double>("--rate")
-        {
-            Description = "The fraction of the weight's entries to set to zero, in [0, 1] (0.65 = 65%).",
-            HelpName = "P",
-            Required = true,
-        };
-        var order = new Option<string>("--order")
-        {
-            Description = "Which entries go first: ascending (smallest |w|, the paper's attack), descending (largest |w|) or random.",
-            HelpName = "ascending|descending|random",
-            DefaultValueFactory = _ => "ascending",
-        };
-        order.AcceptOnlyFromAmong("ascending", "descending", "random");
+        var rate = TypedOptions.Real(
+            "--rate",
+            "The fraction of the weight's entries to set to zero, in [0, 1] (0.65 = 65%).",
+            "P",
+            r => r >= 0 && r <= 1,
+            "must lie in [0, 1] (0.65 prunes 65%)");
+        var order = TypedOptions.OneOf<PruningOrder>(
+            "--order",
+            "Which entries go first: ascending (smallest |w|, the paper's attack), descending (largest |w|) or random.",
+            "ascending",
+            new("ascending", PruningOrder.Ascending),
+            new("descending", PruningOrder.Descending),
+            new("random", PruningOrder.Random));
         var seed = SeedOption();
         return Build(console, "prune", "Zeroes a fraction of one weight's entries (parameter pruning, Uchida et al. §4.3).", [rate, order, seed], (parsed, weights, entry) =>
         {
-            var chosen = parsed.GetValue(order) switch
-            {
-                "descending" => PruningOrder.Descending,
-                "random" => PruningOrder.Random,
-                _ => PruningOrder.Ascending,
-            };
             var fraction = parsed.GetValue(rate);
-            if (!(fraction >= 0 && fraction <= 1))
-            {
-                throw new UsageException($"--rate must lie in [0, 1] (0.65 prunes 65%); {fraction.ToString(CultureInfo.InvariantCulture)} was given.");
-            }
-
-            var zeroed = Pruning.Prune(weights, fraction, chosen, parsed.GetValue(seed));
-            return string.Create(CultureInfo.InvariantCulture, $"pruned {zeroed} of {weights.Length} entries ({fraction:0.###%}, {parsed.GetValue(order)}) of '{entry.Name}'");
+            var chosen = parsed.GetValue(order)!;
+            var zeroed = Pruning.Prune(weights, fraction, chosen.Value, parsed.GetValue(seed));
+            return string.Create(CultureInfo.InvariantCulture, $"pruned {zeroed} of {weights.Length} entries ({fraction:0.###%}, {chosen.Word}) of '{entry.Name}'");
         });
     }
 
     private static Command Quantize(CliConsole console)
     {
-        var bits = new Option<int>("--bits")
-        {
-            Description = "Bits per weight, 2 to 16 (8 = int8): symmetric uniform levels round(w/s)·s with s = max|w| / (2^(k-1) - 1).",
-            HelpName = "K",
-            DefaultValueFactory = _ => 8,
-        };
+        var bits = TypedOptions.Integer(
+            "--bits",
+            [],
+            "Bits per weight, 2 to 16 (8 = int8): symmetric uniform levels round(w/s)·s with s = max|w| / (2^(k-1) - 1).",
+            "K",
+            2,
+            16,
+            "must lie in 2..16 (8 = int8)",
+            8);
         var perChannel = new Option<bool>("--per-channel") { Description = "One scale per output channel (axis 0) instead of one for the whole tensor." };
         return Build(console, "quantize", "Rounds one weight to k-bit levels (int8 by default), per tensor or per output channel.", [bits, perChannel], (parsed, weights, entry) =>
         {
             var k = parsed.GetValue(bits);
-            if (k is < 2 or > 16)
-            {
-                throw new UsageException($"--bits must lie in 2..16 (8 = int8); {k} was given.");
-            }
-
             Quantization.Quantize(weights, entry.Shape, k, parsed.GetValue(perChannel));
             return $"quantized '{entry.Name}' to {k} bits {(parsed.GetValue(perChannel) ? "per output channel" : "per tensor")}";
         });
@@ -84,21 +72,16 @@ internal static class AttackVerb
 
     private static Command Noise(CliConsole console)
     {
-        var sigma = new Option<double>("--sigma")
-        {
-            Description = "The noise's standard deviation as a multiple of the weight's own standard deviation, e.g. 0.1.",
-            HelpName = "S",
-            Required = true,
-        };
+        var sigma = TypedOptions.Real(
+            "--sigma",
+            "The noise's standard deviation as a multiple of the weight's own standard deviation, e.g. 0.1.",
+            "S",
+            s => s >= 0 && double.IsFinite(s),
+            "must be a non-negative number such as 0.1");
         var seed = SeedOption();
         return Build(console, "noise", "Adds Gaussian noise to one weight, scaled to its standard deviation.", [sigma, seed], (parsed, weights, entry) =>
         {
             var relative = parsed.GetValue(sigma);
-            if (!(relative >= 0 && double.IsFinite(relative)))
-            {
-                throw new UsageException($"--sigma must be a non-negative number such as 0.1; {relative.ToString(CultureInfo.InvariantCulture)} was given.");
-            }
-
             var absolute = GaussianNoise.Add(weights, relative, parsed.GetValue(seed));
             return string.Create(CultureInfo.InvariantCulture, $"added Gaussian noise σ = {relative} × std = {absolute:0.####e0} to '{entry.Name}'");
         });
@@ -106,21 +89,17 @@ internal static class AttackVerb
 
     private static Command Shift(CliConsole console)
     {
-        var amount = new Option<double>("--shift")
-        {
-            Description = "s in W ← W − s·mean₀(W) + N(0, std(W)²): the multiple of the filter mean taken from every filter (the toolbox uses 1.5).",
-            HelpName = "S",
-            DefaultValueFactory = _ => WeightShifting.DefaultShift,
-        };
+        var amount = TypedOptions.Real(
+            "--shift",
+            "s in W ← W − s·mean₀(W) + N(0, std(W)²): the multiple of the filter mean taken from every filter (the toolbox uses 1.5).",
+            "S",
+            s => s >= 0 && double.IsFinite(s),
+            "must be a non-negative number such as 1.5",
+            WeightShifting.DefaultShift);
         var seed = SeedOption();
         return Build(console, "shift", "Weight shifting (Watermark-Robustness-Toolbox): subtracts s times the filter mean from every filter and adds Gaussian noise of the weight's own std; the function changes (the toolbox fine-tunes after it).", [amount, seed], (parsed, weights, entry) =>
         {
             var s = parsed.GetValue(amount);
-            if (!(s >= 0 && double.IsFinite(s)))
-            {
-                throw new UsageException($"--shift must be a non-negative number such as 1.5; {s.ToString(CultureInfo.InvariantCulture)} was given.");
-            }
-
             if (entry.Shape.Length < 2)
             {
                 throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no filters to average over; weight shifting needs a weight of 2 or more dimensions.");
@@ -169,12 +148,13 @@ internal static class AttackVerb
         var param = ParamOption("The weight whose channels are multiplied by α_d, e.g. the host's conv2.weight.");
         var axis = AxisOption("The axis of --param to scale: 1 = input channels (the host's, default), 0 = output channels.", 1);
         var divide = CompanionOption("--divide", "A tensor whose channels are divided by the same α_d, as NAME:AXIS: what produces those channels in front of the ReLU, e.g. bn2.weight:0 and bn2.bias:0 (or conv1.weight:0 and conv1.bias:0 without a batch norm).");
-        var range = new Option<double>("--range")
-        {
-            Description = "The factors are log-uniform in [1/R, R]: 2 is a mild rescaling, 20 a wild one.",
-            HelpName = "R",
-            DefaultValueFactory = _ => 2,
-        };
+        var range = TypedOptions.Real(
+            "--range",
+            "The factors are log-uniform in [1/R, R]: 2 is a mild rescaling, 20 a wild one.",
+            "R",
+            r => r >= 1 && double.IsFinite(r),
+            "must be a finite number ≥ 1 (the factors lie in [1/R, R], e.g. 2)",
+            2);
         var seed = SeedOption();
         var output = OutputOption();
         var force = WatermarkCommand.ForceOption();
@@ -189,19 +169,13 @@ internal static class AttackVerb
         {
             var path = parsed.GetValue(output)!;
             WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
-            var r = parsed.GetValue(range);
-            if (!(r >= 1 && double.IsFinite(r)))
-            {
-                throw new UsageException($"--range must be a finite number ≥ 1 (the factors lie in [1/R, R], e.g. 2); {r.ToString(CultureInfo.InvariantCulture)} was given.");
-            }
-
             if (parsed.GetValue(divide) is not { Length: > 0 })
             {
                 throw new UsageException("rescale needs at least one --divide NAME:AXIS (what feeds the ReLU in front of --param's channels, e.g. bn2.weight:0 and bn2.bias:0); without it the network's function changes too.");
             }
 
             var (file, targets, channels) = ChannelTargets(parsed, model, format, param, axis, divide, "rescale");
-            var factors = ChannelScaling.Random(channels, r, parsed.GetValue(seed));
+            var factors = ChannelScaling.Random(channels, parsed.GetValue(range), parsed.GetValue(seed));
             var replaced = targets.Select((t, i) =>
             {
                 var values = file.ReadFloat32(t.Entry);
@@ -218,19 +192,13 @@ internal static class AttackVerb
     // The tensors a channel transform changes together: --param on --axis, then each NAME:AXIS of
     // --also / --divide; checked to share --param's channel count, which is returned with them.
     private static (ModelFile File, List<(TensorEntry Entry, int Axis)> Targets, int Channels) ChannelTargets(
-        ParseResult parsed, Option<string> model, Option<string?> format, Option<string> param, Option<int> axis, Option<string[]> companions, string verb)
+        ParseResult parsed, Option<string> model, Option<Choice<ModelFormat>> format, Option<string> param, Option<int> axis, Option<ChannelRef[]> companions, string verb)
     {
         var file = WatermarkCommand.OpenModel(parsed, model, format);
         var targets = new List<(TensorEntry Entry, int Axis)> { (file.Find(parsed.GetValue(param)!), parsed.GetValue(axis)) };
-        foreach (var item in parsed.GetValue(companions) ?? [])
+        foreach (var (name, itemAxis) in parsed.GetValue(companions) ?? [])
         {
-            var colon = item.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var itemAxis))
-            {
-                throw new UsageException($"{companions.Name} '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
-            }
-
-            targets.Add((file.Find(item[..colon]), itemAxis));
+            targets.Add((file.Find(name), itemAxis));
         }
 
         var first = targets[0];
@@ -269,18 +237,32 @@ internal static class AttackVerb
         }
     }
 
-    private static Option<int> AxisOption(string description, int defaultAxis) => new("--axis")
-    {
-        Description = description,
-        HelpName = "0|1",
-        DefaultValueFactory = _ => defaultAxis,
-    };
+    private static Option<int> AxisOption(string description, int defaultAxis) =>
+        TypedOptions.Integer("--axis", [], description, "0|1", 0, int.MaxValue, "must be an axis number, 0 or more", defaultAxis);
 
-    private static Option<string[]> CompanionOption(string name, string description) => new(name)
+    private static Option<ChannelRef[]> CompanionOption(string name, string description) => new(name)
     {
         Description = description,
         HelpName = "NAME:AXIS",
         Arity = ArgumentArity.ZeroOrMore,
+        CustomParser = result =>
+        {
+            var companions = new ChannelRef[result.Tokens.Count];
+            for (var i = 0; i < companions.Length; i++)
+            {
+                var item = result.Tokens[i].Value;
+                var colon = item.LastIndexOf(':');
+                if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var axis))
+                {
+                    result.AddError($"{name} '{item}' is not NAME:AXIS, e.g. conv2.weight:1.");
+                    return null;
+                }
+
+                companions[i] = new ChannelRef(item[..colon], axis);
+            }
+
+            return companions;
+        },
     };
 
     private static Option<string> ParamOption(string description) => new("--param", "-p")
@@ -290,19 +272,14 @@ internal static class AttackVerb
         Required = true,
     };
 
-    private static Option<string> OutputOption() => new("--out", "-o")
-    {
-        Description = "Where to write the attacked copy (same format as the input). An existing file, the input itself included, is replaced only with --force (atomically, keeping its permissions).",
-        HelpName = "FILE",
-        Required = true,
-    };
+    private static Option<string> OutputOption() => TypedOptions.FilePath(
+        "--out",
+        ["-o"],
+        "Where to write the attacked copy (same format as the input). An existing file, the input itself included, is replaced only with --force (atomically, keeping its permissions).",
+        "FILE");
 
-    private static Option<int> SeedOption() => new("--seed")
-    {
-        Description = "Seed of the attack's randomness, so a run can be repeated.",
-        HelpName = "N",
-        DefaultValueFactory = _ => 0,
-    };
+    private static Option<int> SeedOption() =>
+        TypedOptions.Integer("--seed", [], "Seed of the attack's randomness, so a run can be repeated.", "N", int.MinValue, int.MaxValue, "must be a whole number such as 1", 0);
 
     private static Command Build(CliConsole console, string name, string description, Option[] options, Func<ParseResult, float[], TensorEntry, string> attack)
     {
@@ -335,3 +312,6 @@ internal static class AttackVerb
         return command;
     }
 }
+
+/// <summary>A tensor that a channel transform changes together with the attacked one, and the axis of its channels (--also, --divide).</summary>
+internal readonly record struct ChannelRef(string Name, int Axis);

@@ -10,18 +10,8 @@ internal static class ConvertVerb
     {
         var model = WatermarkCommand.ModelOption("The model file to read: TorchSharp .dat, safetensors or ONNX.");
         var format = WatermarkCommand.FormatOption();
-        var output = new Option<string>("--out", "-o")
-        {
-            Description = "The file to write; its extension (.dat, .safetensors, .onnx) picks the format unless --to is given.",
-            HelpName = "FILE",
-            Required = true,
-        };
-        var to = new Option<string?>("--to")
-        {
-            Description = "The output format. ONNX output holds the weights as initializers of a graph without nodes.",
-            HelpName = "dat|safetensors|onnx",
-        };
-        to.AcceptOnlyFromAmong("dat", "safetensors", "onnx");
+        var output = TypedOptions.FilePath("--out", ["-o"], "The file to write; its extension (.dat, .safetensors, .onnx) picks the format unless --to is given.", "FILE");
+        var to = WatermarkCommand.FormatOption("--to", "The output format. ONNX output holds the weights as initializers of a graph without nodes.");
         var force = WatermarkCommand.ForceOption();
         var command = new Command("convert", "Writes every tensor of a model file into another format (atomically).")
         {
@@ -31,7 +21,7 @@ internal static class ConvertVerb
         {
             var path = parsed.GetValue(output)!;
             WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
-            var target = WatermarkCommand.ParseFormat(parsed.GetValue(to)) ?? ModelFile.FormatFromExtension(path)
+            var target = parsed.GetValue(to)?.Value ?? ModelFile.FormatFromExtension(path)
                 ?? throw new UsageException($"cannot tell the format of '{path}' from its extension; use .dat, .safetensors or .onnx, or pass --to.");
             var file = WatermarkCommand.OpenModel(parsed, model, format);
             ModelFile.Write(path, target, file.ReadAll(), replace: parsed.GetValue(force));

@@ -17,13 +17,14 @@ internal static class VerifyVerb
         var format = WatermarkCommand.FormatOption();
         var key = KeyOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (present, pValue, alpha, bits, matched, ber, slots[]) instead of a table." };
-        var alpha = new Option<double>("--alpha")
-        {
-            Description = "The false-positive bound: 'present' when the combined p-value is at most this. The default 1e-6 means a model " +
-                          "that never saw the key is flagged at most once in a million checks, while a 256-bit mark still clears it with up to ~35% of its bits flipped.",
-            HelpName = "P",
-            DefaultValueFactory = _ => VerificationResult.DefaultAlpha,
-        };
+        var alpha = TypedOptions.Real(
+            "--alpha",
+            "The false-positive bound: 'present' when the combined p-value is at most this. The default 1e-6 means a model " +
+            "that never saw the key is flagged at most once in a million checks, while a 256-bit mark still clears it with up to ~35% of its bits flipped.",
+            "P",
+            p => p > 0 && p < 1,
+            "must lie strictly between 0 and 1 (e.g. 1e-6)",
+            VerificationResult.DefaultAlpha);
         var command = new Command(
             "verify",
             "Checks a model file for the marks of a key file. Exit code 0: present, 1: absent, 2: unusable input (the reason goes to stderr).")
@@ -32,26 +33,16 @@ internal static class VerifyVerb
         };
         command.SetGuardedAction(console, parsed =>
         {
-            var bound = parsed.GetValue(alpha);
-            if (!(bound > 0 && bound < 1))
-            {
-                throw new UsageException($"--alpha must lie strictly between 0 and 1 (e.g. 1e-6); {bound.ToString(CultureInfo.InvariantCulture)} was given.");
-            }
-
             var keyring = Keyring.Load(parsed.GetValue(key)!);
-            var result = keyring.Verify(WatermarkCommand.OpenModel(parsed, model, format), bound);
+            var result = keyring.Verify(WatermarkCommand.OpenModel(parsed, model, format), parsed.GetValue(alpha));
             console.Out.Write(parsed.GetValue(json) ? ToJson(result) : ToTable(result));
             return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
         });
         return command;
     }
 
-    internal static Option<string> KeyOption() => new("--key", "-k")
-    {
-        Description = "The key file written by 'watermark keygen' (or Keyring.Save). Keep it secret.",
-        HelpName = "KEY.json",
-        Required = true,
-    };
+    internal static Option<string> KeyOption() => TypedOptions.FilePath(
+        "--key", ["-k"], "The key file written by 'watermark keygen' (or Keyring.Save). Keep it secret.", "KEY.json");
 
     internal static string AlphaText(double alpha) => alpha.ToString("0.##e0", CultureInfo.InvariantCulture);
 

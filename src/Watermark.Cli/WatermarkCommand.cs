@@ -113,12 +113,8 @@ public static class WatermarkCommand
         });
 
     /// <summary>The <c>--model FILE</c> option.</summary>
-    internal static Option<string> ModelOption(string description) => new("--model", "-m")
-    {
-        Description = description,
-        HelpName = "FILE",
-        Required = true,
-    };
+    internal static Option<string> ModelOption(string description) =>
+        TypedOptions.FilePath("--model", ["-m"], description, "FILE");
 
     /// <summary>The <c>--force</c> option of verbs that write a file.</summary>
     internal static Option<bool> ForceOption() => new("--force")
@@ -150,30 +146,16 @@ public static class WatermarkCommand
     }
 
     /// <summary>The <c>--format</c> option that overrides detection.</summary>
-    internal static Option<string?> FormatOption()
-    {
-        var option = new Option<string?>("--format")
-        {
-            Description = "The model file's format when neither its header nor its extension tells (.dat/.bin, .safetensors, .onnx).",
-            HelpName = "dat|safetensors|onnx",
-        };
-        option.AcceptOnlyFromAmong("dat", "safetensors", "onnx");
-        return option;
-    }
+    internal static Option<Choice<ModelFormat>> FormatOption() => FormatOption(
+        "--format", "The model file's format when neither its header nor its extension tells (.dat/.bin, .safetensors, .onnx).");
 
-    /// <summary>The format named by <c>--format</c>, or null to detect it.</summary>
-    internal static ModelFormat? ParseFormat(string? name) => name switch
-    {
-        null => null,
-        "dat" => ModelFormat.TorchSharpDat,
-        "safetensors" => ModelFormat.Safetensors,
-        "onnx" => ModelFormat.Onnx,
-        _ => throw new UsageException($"--format '{name}' is not one of dat, safetensors, onnx."),
-    };
+    /// <summary>An option naming a model format: dat, safetensors or onnx; no value when not given.</summary>
+    internal static Option<Choice<ModelFormat>> FormatOption(string name, string description) => TypedOptions.OneOf<ModelFormat>(
+        name, description, null, new("dat", ModelFormat.TorchSharpDat), new("safetensors", ModelFormat.Safetensors), new("onnx", ModelFormat.Onnx));
 
     /// <summary>Opens the model named by the verb's options.</summary>
-    internal static ModelFile OpenModel(ParseResult parsed, Option<string> model, Option<string?> format) =>
-        ModelFile.Open(parsed.GetValue(model)!, ParseFormat(parsed.GetValue(format)));
+    internal static ModelFile OpenModel(ParseResult parsed, Option<string> model, Option<Choice<ModelFormat>> format) =>
+        ModelFile.Open(parsed.GetValue(model)!, parsed.GetValue(format)?.Value);
 }
 
 /// <summary>The output streams of one run.</summary>
