@@ -58,8 +58,8 @@ internal sealed class SyntheticLayer
 
     public ProducerSignature Signature() => ProducerSignature.FromConvBatchNorm(Producer, ProducerShape, Gamma, Beta, Mean, Variance);
 
-    /// <summary>A random layer with trained-like structure; with a key, its filter mean carries the key's bits with a wide margin.</summary>
-    public static SyntheticLayer Create(int outputs, int inputs, int kernelSide, int seed, WatermarkKey? key = null, bool linear = false)
+    /// <summary>A random layer with trained-like structure (or, with <paramref name="iid"/>, i.i.d. Gaussian times per-channel and per-filter gains: the hardest case, no structure to match on); with a key, its filter mean carries the key's bits with a wide margin.</summary>
+    public static SyntheticLayer Create(int outputs, int inputs, int kernelSide, int seed, WatermarkKey? key = null, bool linear = false, bool iid = false)
     {
         var random = new Random(seed);
         var k = kernelSide * kernelSide;
@@ -91,7 +91,7 @@ internal sealed class SyntheticLayer
             {
                 for (var p = 0; p < bases.Count; p++)
                 {
-                    var coefficient = (0.6 * channelMix[(i * bases.Count) + p]) + Normal(random);
+                    var coefficient = iid ? 0 : (0.6 * channelMix[(i * bases.Count) + p]) + Normal(random);
                     for (var t = 0; t < k; t++)
                     {
                         host[(((o * inputs) + i) * k) + t] += (float)(coefficient * bases[p][t] * (kernelSide == 1 ? 1 : 0.5));
@@ -101,7 +101,9 @@ internal sealed class SyntheticLayer
                 for (var t = 0; t < k; t++)
                 {
                     var at = (((o * inputs) + i) * k) + t;
-                    host[at] = (float)((host[at] + (0.5 * Normal(random)) + 0.15) * channelGain[i] * filterGain[o] * 0.1);
+                    host[at] = iid
+                        ? (float)(Normal(random) * channelGain[i] * filterGain[o] * 0.1)
+                        : (float)((host[at] + (0.5 * Normal(random)) + 0.15) * channelGain[i] * filterGain[o] * 0.1);
                 }
             }
         }
