@@ -37,15 +37,23 @@ public sealed class ModelFile
     {
         ModelFormat.TorchSharpDat => "TorchSharp .dat",
         ModelFormat.Safetensors => "safetensors",
+        ModelFormat.PyTorchCheckpoint => "PyTorch checkpoint",
         _ => "ONNX",
     };
 
     /// <summary>
-    /// The format of a file: safetensors is recognised by its header; otherwise the extension decides
-    /// (<c>.dat</c>/<c>.bin</c>: TorchSharp, <c>.onnx</c>: ONNX, <c>.safetensors</c>). Null when neither tells.
+    /// The format of a file: safetensors is recognised by its header and a PyTorch checkpoint by its start
+    /// (a zip archive, or the legacy format's pickled magic number), whatever the extension; otherwise the
+    /// extension decides (<c>.dat</c>/<c>.bin</c>: TorchSharp, <c>.onnx</c>: ONNX, <c>.safetensors</c>,
+    /// <c>.pt</c>/<c>.pth</c>/<c>.ckpt</c>: PyTorch). Null when neither tells.
     /// </summary>
     public static ModelFormat? Detect(string path, ReadOnlySpan<byte> start, long length)
     {
+        if (PyTorchCheckpoint.LooksLike(start))
+        {
+            return ModelFormat.PyTorchCheckpoint;
+        }
+
         if (Safetensors.LooksLike(start, length))
         {
             return ModelFormat.Safetensors;
@@ -60,6 +68,7 @@ public sealed class ModelFile
         ".dat" or ".bin" => ModelFormat.TorchSharpDat,
         ".safetensors" => ModelFormat.Safetensors,
         ".onnx" => ModelFormat.Onnx,
+        ".pt" or ".pth" or ".ckpt" => ModelFormat.PyTorchCheckpoint,
         _ => null,
     };
 
@@ -98,7 +107,7 @@ public sealed class ModelFile
             var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
             stream.Position = 0;
             format = Detect(source, start[..read], cursor.Length)
-                ?? throw cursor.Error("unknown format: it is not safetensors and its extension is not .dat, .bin, .safetensors or .onnx; rename it or pass --format dat|safetensors|onnx.");
+                ?? throw cursor.Error("unknown format: it is neither safetensors nor a PyTorch checkpoint, and its extension is not .dat, .bin, .safetensors, .onnx, .pt, .pth or .ckpt; rename it or pass --format dat|safetensors|onnx.");
         }
 
         if (cursor.Length == 0)
@@ -110,6 +119,7 @@ public sealed class ModelFile
         {
             ModelFormat.TorchSharpDat => TorchSharpDat.ReadIndex(cursor),
             ModelFormat.Safetensors => Safetensors.ReadIndex(cursor),
+            ModelFormat.PyTorchCheckpoint => PyTorchCheckpoint.ReadIndex(cursor),
             _ => Onnx.ReadIndex(cursor),
         };
         if (entries.Count == 0)
@@ -189,9 +199,10 @@ public sealed class ModelFile
             throw new ModelFormatException(Source, $"tensor '{entry.Name}' ({entry.DTypeName}) stores its values in an ONNX field this reader does not decode (it reads raw_data, float_data of float32 and double_data of float64); re-export the model with raw_data.");
         }
 
-        if (entry.DataLength > Array.MaxLength)
+        var length = Math.Max(entry.DataLength, entry.ElementCount * entry.DType.Size());
+        if (length > Array.MaxLength)
         {
-            throw new ModelFormatException(Source, $"tensor '{entry.Name}' is {entry.DataLength} bytes, more than one array holds.");
+            throw new ModelFormatException(Source, $"tensor '{entry.Name}' is {length} bytes, more than one array holds.");
         }
 
         try
@@ -199,7 +210,9 @@ public sealed class ModelFile
             using var stream = open();
             var cursor = new FileCursor(stream, Source);
             cursor.Seek(entry.DataOffset);
-            return cursor.ReadBytes(entry.DataLength, $"the values of '{entry.Name}'");
+            var bytes = cursor.ReadBytes(entry.DataLength, $"the values of '{entry.Name}'");
+            // A strided view (a transposed or sliced PyTorch tensor) is gathered into row-major order.
+            return entry.Strides.IsDefault ? bytes : PyTorchCheckpoint.Gather(bytes, entry.Shape, entry.Strides, entry.DType.Size(), entry.ElementCount);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -213,7 +226,8 @@ public sealed class ModelFile
 
     /// <summary>
     /// Writes a copy of this file, byte for byte, with one real tensor's values replaced (kept in its
-    /// element type): everything else — other tensors, graph, metadata — stays as it was. Atomic;
+    /// element type): everything else — other tensors, graph, metadata — stays as it was (in a PyTorch
+    /// checkpoint, the zip's CRC-32 of each changed storage is updated too). Atomic;
     /// an existing regular file at <paramref name="path"/> is replaced only when <paramref name="replace"/> is set (its permissions are kept).
     /// </summary>
     public void WriteWithReplaced(string path, TensorEntry entry, ReadOnlySpan<float> values, bool replace = false) =>
@@ -228,6 +242,11 @@ public sealed class ModelFile
         {
             ArgumentNullException.ThrowIfNull(entry);
             ArgumentNullException.ThrowIfNull(values);
+            if (!entry.Strides.IsDefault)
+            {
+                throw new ArgumentException($"Tensor '{entry.Name}' is a strided view of its storage (e.g. a transpose); it cannot be replaced in place. Convert the model to safetensors first.", nameof(replacements));
+            }
+
             if (!entry.DType.IsReal() || !entry.Contiguous || values.Length != entry.ElementCount)
             {
                 throw new ArgumentException($"Tensor '{entry.Name}' ({entry.DTypeName}, {entry.ElementCount} elements) cannot take {values.Length} float32 values.", nameof(replacements));
@@ -236,6 +255,13 @@ public sealed class ModelFile
             var bytes = new byte[entry.DataLength];
             TensorDTypes.FromSingle(entry.DType, values, bytes);
             patches.Add((entry.DataOffset, bytes));
+        }
+
+        if (Format == ModelFormat.PyTorchCheckpoint)
+        {
+            // A zip reader checks each member's CRC-32 (in its local header and the central directory).
+            using var input = open();
+            patches.AddRange(PyTorchCheckpoint.CrcPatches(new FileCursor(input, Source), patches));
         }
 
         AtomicFile.Write(path, output =>
@@ -260,6 +286,11 @@ public sealed class ModelFile
     public static void Write(string path, ModelFormat format, IReadOnlyList<StoredTensor> tensors, bool replace = false)
     {
         ArgumentNullException.ThrowIfNull(tensors);
+        if (format == ModelFormat.PyTorchCheckpoint)
+        {
+            throw new ArgumentException("PyTorch checkpoints are read, not written (writing one means writing a pickle); write .safetensors, which torch loads with safetensors.torch.load_file.", nameof(format));
+        }
+
         var duplicate = tensors.GroupBy(t => t.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {

@@ -11,4 +11,10 @@ public enum ModelFormat
 
     /// <summary>ONNX: the graph's initializers (TensorProto) are the weights.</summary>
     Onnx,
+
+    /// <summary>
+    /// What <c>torch.save(state_dict)</c> writes since PyTorch 1.6: a zip archive holding a pickle
+    /// (<c>data.pkl</c>, read without running anything) and the raw storages.
+    /// </summary>
+    PyTorchCheckpoint,
 }

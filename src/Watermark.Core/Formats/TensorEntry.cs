@@ -5,8 +5,9 @@ namespace Watermark.Formats;
 /// <summary>One tensor of a model file: its name, shape and element type, and where its values lie.</summary>
 public sealed class TensorEntry
 {
-    internal TensorEntry(string name, ImmutableArray<long> shape, TensorDType dtype, string dtypeName, long elementCount, long dataOffset, long dataLength, bool contiguous)
+    internal TensorEntry(string name, ImmutableArray<long> shape, TensorDType dtype, string dtypeName, long elementCount, long dataOffset, long dataLength, bool contiguous, ImmutableArray<long> strides = default)
     {
+        Strides = strides;
         Name = name;
         Shape = shape;
         DType = dtype;
@@ -40,6 +41,13 @@ public sealed class TensorEntry
 
     /// <summary>Whether the values are stored as plain little-endian elements (not ONNX varints).</summary>
     internal bool Contiguous { get; }
+
+    /// <summary>
+    /// The element strides of a view whose values are not stored in row-major order (a PyTorch tensor that
+    /// is a transpose or a slice); default when they are. <see cref="DataOffset"/> is then where the view's
+    /// first element lies and <see cref="DataLength"/> the bytes up to its last.
+    /// </summary>
+    internal ImmutableArray<long> Strides { get; }
 
     /// <summary>The entry as <c>name [a, b] dtype</c>.</summary>
     public override string ToString() => $"{Name} {Capacity.ShapeText(Shape)} {DTypeName}";
