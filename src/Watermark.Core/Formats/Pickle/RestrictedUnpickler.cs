@@ -50,9 +50,6 @@ internal sealed class RestrictedUnpickler
         this.what = what;
     }
 
-    /// <summary>The globals a state_dict needs, by <c>module.name</c>.</summary>
-    public static IReadOnlyDictionary<string, PickleGlobal> AllowList { get; } = BuildAllowList();
-
     /// <summary>
     /// Unpickles <paramref name="data"/> (the whole of it, or up to STOP when <paramref name="requireEnd"/>
     /// is false, as the legacy format has several pickles in a row). <paramref name="what"/> names it in errors, e.g. <c>archive/data.pkl</c>.
@@ -484,6 +481,9 @@ internal sealed class RestrictedUnpickler
         ("bool", TensorDType.Bool), ("complex64", TensorDType.Complex64), ("cfloat", TensorDType.Complex64),
         ("complex128", TensorDType.Complex128), ("cdouble", TensorDType.Complex128),
     ];
+
+    /// <summary>The globals a state_dict needs, by <c>module.name</c> (after the tables it is built from: static fields initialise in order).</summary>
+    public static IReadOnlyDictionary<string, PickleGlobal> AllowList { get; } = BuildAllowList();
 
     private static string Describe(object? value) => value switch
     {
