@@ -219,6 +219,12 @@ internal static class PyTorchCheckpoint
             }
 
             span = (last + 1) * size;
+            // More elements than the bytes they span means elements repeat (an expanded, stride-0 view): a
+            // few bytes of file could then make a read allocate gigabytes, and no trained weight looks so.
+            if (elements > last + 1)
+            {
+                throw cursor.Error($"tensor '{printable}' of shape {Capacity.ShapeText(shape)} repeats elements of its storage (strides {Capacity.ShapeText(tensor.Stride)}, e.g. an expanded view); such a tensor is not read. Save tensor.clone() instead.");
+            }
         }
 
         return new TensorEntry(name, shape, storage.DType, storage.DType.DisplayName(), elements, start + (tensor.Offset * size), span, contiguous: true,
