@@ -45,7 +45,7 @@ internal static class PyTorchCheckpoint
 
         if (!ZipIndex.LooksLike(start[..read]))
         {
-            throw cursor.Error("is not a PyTorch checkpoint: torch.save (PyTorch ≥ 1.6) writes a zip archive, and this file does not start with one. If it is a TorchSharp .dat file, name it .dat or pass --format dat.");
+            throw cursor.Error("unknown format: it is named like a PyTorch checkpoint, but torch.save (PyTorch ≥ 1.6) writes a zip archive and this file does not start with one. If it is another format, rename it (.dat, .safetensors, .onnx) or pass --format dat|safetensors|onnx.");
         }
 
         var members = ZipIndex.Read(cursor);
