@@ -1,10 +1,12 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using Watermark.Formats;
 
 namespace Watermark.Cli;
 
@@ -25,20 +27,182 @@ internal static class VerifyVerb
             p => p > 0 && p < 1,
             "must lie strictly between 0 and 1 (e.g. 1e-6)",
             VerificationResult.DefaultAlpha);
+        var reference = TypedOptions.FilePath(
+            "--reference",
+            [],
+            "The owner's original marked model. The suspect's host layers are then also aligned to it (channel permutations, scales, " +
+            "signs and dummy channels undone, looking at weights only, never at the key) and read again; docs/alignment.md says what this proves.",
+            "FILE",
+            required: false);
+        var referenceFormat = WatermarkCommand.FormatOption("--reference-format", "The reference's format when neither its header nor its extension tells.");
+        var producer = new Option<string[]>("--producer")
+        {
+            Description = "With --reference: the conv and batch norm that feed a slot's input channels, as [SLOT=]CONV,NORM " +
+                "(e.g. g2.block0.conv1.weight,g2.block0.bn2); merges copied dummy channels and makes matching more robust. Repeat per slot.",
+            HelpName = "[SLOT=]CONV,NORM",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        producer.Validators.Add(result =>
+        {
+            foreach (var value in result.Tokens.Select(t => t.Value))
+            {
+                if (ParseProducer(value) is null)
+                {
+                    result.AddError($"--producer takes [SLOT=]CONV,NORM (e.g. g2.block0.conv1.weight,g2.block0.bn2); '{value}' was given.");
+                }
+            }
+        });
         var command = new Command(
             "verify",
             "Checks a model file for the marks of a key file. Exit code 0: present, 1: absent, 2: unusable input (the reason goes to stderr).")
         {
-            model, format, key, json, alpha,
+            model, format, key, json, alpha, reference, referenceFormat, producer,
         };
         command.SetGuardedAction(console, parsed =>
         {
-            var keyring = Keyring.Load(parsed.GetValue(key)!);
-            var result = keyring.Verify(WatermarkCommand.OpenModel(parsed, model, format), parsed.GetValue(alpha));
-            console.Out.Write(parsed.GetValue(json) ? ToJson(result) : ToTable(result));
-            return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
+            var producers = (parsed.GetValue(producer) ?? []).Select(p => ParseProducer(p)!.Value).ToList();
+            if (parsed.GetValue(reference) is not { } referencePath)
+            {
+                if (producers.Count > 0 || parsed.GetValue(referenceFormat) is not null)
+                {
+                    throw new UsageException("--producer and --reference-format need --reference ORIGINAL (the owner's marked model).");
+                }
+
+                var keyring = Keyring.Load(parsed.GetValue(key)!);
+                var result = keyring.Verify(WatermarkCommand.OpenModel(parsed, model, format), parsed.GetValue(alpha));
+                console.Out.Write(parsed.GetValue(json) ? ToJson(result) : ToTable(result));
+                return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
+            }
+
+            var ring = Keyring.Load(parsed.GetValue(key)!);
+            var options = new ReferenceOptions { Producers = Producers(ring, producers) };
+            var suspect = WatermarkCommand.OpenModel(parsed, model, format);
+            var original = ModelFile.Open(referencePath, parsed.GetValue(referenceFormat)?.Value);
+            var aligned = ring.Verify(suspect, original, parsed.GetValue(alpha), options);
+            console.Out.Write(parsed.GetValue(json) ? ToJson(aligned) : ToTable(aligned));
+            return aligned.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
         });
         return command;
+    }
+
+    // [SLOT=]CONV,NORM → (slot or null, producer); null when malformed.
+    private static (string? Slot, ProducerNames Names)? ParseProducer(string value)
+    {
+        var equals = value.IndexOf('=', StringComparison.Ordinal);
+        var slot = equals >= 0 ? value[..equals] : null;
+        var parts = value[(equals + 1)..].Split(',');
+        return parts.Length == 2 && parts.All(p => p.Length > 0) && slot is not { Length: 0 }
+            ? (slot, new ProducerNames(parts[0], parts[1]))
+            : null;
+    }
+
+    private static Dictionary<string, ProducerNames> Producers(Keyring keyring, List<(string? Slot, ProducerNames Names)> given)
+    {
+        var producers = new Dictionary<string, ProducerNames>(StringComparer.Ordinal);
+        foreach (var (slot, names) in given)
+        {
+            var name = slot ?? (keyring.Slots.Length == 1
+                ? keyring.Slots[0].Parameter
+                : throw new UsageException($"The key file has {keyring.Slots.Length} slots: name the slot of each --producer as SLOT=CONV,NORM."));
+            if (!producers.TryAdd(name, names))
+            {
+                throw new UsageException($"--producer is given twice for slot '{name}'.");
+            }
+        }
+
+        return producers;
+    }
+
+    private static string ToTable(ReferenceVerificationResult result)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"reference: {result.Reference.Matched}/{result.Reference.Bits} bits, p = {result.Reference.PValue} (it carries the mark)");
+        text.AppendLine(result.Plain is { } plain
+            ? FormattableString.Invariant($"plain:     {plain.Matched}/{plain.Bits} bits, BER {plain.BitErrorRate:0.000}, p = {plain.PValue} → {(plain.IsPresent ? "present" : "absent")}")
+            : $"plain:     the key cannot be applied as the file is ({result.PlainUnusable})");
+        text.AppendLine(CultureInfo.InvariantCulture, $"aligned:   {result.Aligned.Matched}/{result.Aligned.Bits} bits, BER {result.Aligned.BitErrorRate:0.000}, p = {result.Aligned.PValue}{(result.IsConfident ? string.Empty : " (not counted: the alignment is not confident)")}");
+        foreach (var (slot, alignment) in result.Aligned.Slots.Zip(result.Alignments))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"alignment of {slot.Parameter}:");
+            foreach (var line in alignment.ToString().Split('\n'))
+            {
+                text.AppendLine("  " + line);
+            }
+        }
+
+        var verdict = result.IsPresent
+            ? FormattableString.Invariant($"PRESENT: p = {(result.Plain?.IsPresent == true ? result.Plain.PValue : result.Aligned.PValue)} ≤ alpha = {AlphaText(result.Aligned.Alpha)}{(result.Plain?.IsPresent == true ? string.Empty : " after a confident alignment")}")
+            : FormattableString.Invariant($"absent: no p-value at most alpha = {AlphaText(result.Aligned.Alpha)}{(result.IsConfident ? string.Empty : " (the aligned bits count only after a confident alignment)")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {verdict}");
+        foreach (var slot in result.Aligned.Slots)
+        {
+            if (slot.Payload is { } payload && result.IsConfident)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"message: {(result.Aligned.Slots.Length > 1 ? $"{slot.Parameter}: " : string.Empty)}{payload}");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static string ToJson(ReferenceVerificationResult result)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteBoolean("present", result.IsPresent);
+            json.WriteBoolean("confident", result.IsConfident);
+            json.WriteNumber("alpha", result.Aligned.Alpha);
+            json.WritePropertyName("reference");
+            WriteVerdict(json, result.Reference);
+            json.WritePropertyName("plain");
+            if (result.Plain is { } plain)
+            {
+                WriteVerdict(json, plain);
+            }
+            else
+            {
+                json.WriteStartObject();
+                json.WriteString("unusable", result.PlainUnusable);
+                json.WriteEndObject();
+            }
+
+            json.WritePropertyName("aligned");
+            WriteVerdict(json, result.Aligned);
+            json.WriteStartArray("alignments");
+            foreach (var (slot, a) in result.Aligned.Slots.Zip(result.Alignments))
+            {
+                json.WriteStartObject();
+                json.WriteString("name", slot.Parameter);
+                json.WriteBoolean("confident", a.IsConfident);
+                json.WriteNumber("meanInputCosine", Math.Round(a.MeanInputCosine, 6));
+                json.WriteNumber("meanOutputCosine", Math.Round(a.MeanOutputCosine, 6));
+                json.WriteNumber("inputsMoved", a.InputsMoved);
+                json.WriteNumber("outputsMoved", a.OutputsMoved);
+                json.WriteNumber("signsFlipped", a.SignsFlipped);
+                json.WriteNumber("mergedGroups", a.MergedGroups.Length);
+                json.WriteNumber("droppedInputs", a.DroppedInputs.Length);
+                json.WriteNumber("droppedOutputs", a.DroppedOutputs.Length);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray()) + Environment.NewLine;
+    }
+
+    private static void WriteVerdict(Utf8JsonWriter json, VerificationResult result)
+    {
+        json.WriteStartObject();
+        json.WriteBoolean("present", result.IsPresent);
+        WritePValue(json, result.PValue);
+        json.WriteNumber("bits", result.Bits);
+        json.WriteNumber("matched", result.Matched);
+        json.WriteNumber("ber", result.BitErrorRate);
+        json.WriteEndObject();
     }
 
     internal static Option<string> KeyOption() => TypedOptions.FilePath(

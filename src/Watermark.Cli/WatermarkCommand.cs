@@ -147,11 +147,11 @@ public static class WatermarkCommand
 
     /// <summary>The <c>--format</c> option that overrides detection.</summary>
     internal static Option<Choice<ModelFormat>> FormatOption() => FormatOption(
-        "--format", "The model file's format when neither its header nor its extension tells (.dat/.bin, .safetensors, .onnx).");
+        "--format", "The model file's format when neither its header nor its extension tells (.dat/.bin, .safetensors, .onnx, .pt/.pth/.ckpt).");
 
-    /// <summary>An option naming a model format: dat, safetensors or onnx; no value when not given.</summary>
+    /// <summary>An option naming a model format: dat, safetensors, onnx or pytorch; no value when not given.</summary>
     internal static Option<Choice<ModelFormat>> FormatOption(string name, string description) => TypedOptions.OneOf<ModelFormat>(
-        name, description, null, new("dat", ModelFormat.TorchSharpDat), new("safetensors", ModelFormat.Safetensors), new("onnx", ModelFormat.Onnx));
+        name, description, null, new("dat", ModelFormat.TorchSharpDat), new("safetensors", ModelFormat.Safetensors), new("onnx", ModelFormat.Onnx), new("pytorch", ModelFormat.PyTorchCheckpoint));
 
     /// <summary>Opens the model named by the verb's options.</summary>
     internal static ModelFile OpenModel(ParseResult parsed, Option<string> model, Option<Choice<ModelFormat>> format) =>

@@ -1,0 +1,161 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Watermark.Alignment;
+using Watermark.Formats;
+
+namespace Watermark;
+
+/// <summary>The producer of a host's input channels: a conv and the batch norm between it and the host's ReLU.</summary>
+/// <param name="Conv">The producer conv's weight, e.g. <c>g2.block0.conv1.weight</c> ([I, …]: its filters are the host's input channels).</param>
+/// <param name="Norm">The batch norm's prefix, e.g. <c>g2.block0.bn2</c> (its .weight, .bias, .running_mean and .running_var are read).</param>
+public sealed record ProducerNames(string Conv, string Norm);
+
+/// <summary>How <see cref="ReferenceVerification.Verify"/> aligns a suspect to the reference.</summary>
+public sealed record ReferenceOptions
+{
+    /// <summary>The default: host weights alone, <see cref="AlignmentOptions.Default"/>.</summary>
+    public static ReferenceOptions Default { get; } = new();
+
+    /// <summary>
+    /// The producer of each slot's input channels, by slot name. With it, dummy channels that copy a producer
+    /// channel (NeuronSplit) are merged and matching is more robust; without it, the host weights alone are aligned.
+    /// </summary>
+    public IReadOnlyDictionary<string, ProducerNames> Producers { get; init; } = new Dictionary<string, ProducerNames>(StringComparer.Ordinal);
+
+    /// <summary>The alignment's settings (merge threshold, iterations, confidence threshold).</summary>
+    public AlignmentOptions Alignment { get; init; } = AlignmentOptions.Default;
+}
+
+/// <summary>
+/// A suspect checked against the owner's reference model: the plain verdict, and the verdict after the
+/// suspect's host layers were aligned to the reference's (channel permutations, scales, signs and dummy
+/// channels undone). The alignment sees weights only, never the key.
+/// </summary>
+public sealed class ReferenceVerificationResult
+{
+    internal ReferenceVerificationResult(VerificationResult reference, VerificationResult? plain, string? plainUnusable, VerificationResult aligned, ImmutableArray<AlignmentResult> alignments)
+    {
+        Reference = reference;
+        Plain = plain;
+        PlainUnusable = plainUnusable;
+        Aligned = aligned;
+        Alignments = alignments;
+    }
+
+    /// <summary>The reference checked with the key: it must carry the mark, or the key does not belong to it.</summary>
+    public VerificationResult Reference { get; }
+
+    /// <summary>The suspect as it is, without alignment; null when the key cannot be applied to it (a host's shape changed).</summary>
+    public VerificationResult? Plain { get; }
+
+    /// <summary>Why the key cannot be applied to the suspect as it is (null when it can).</summary>
+    public string? PlainUnusable { get; }
+
+    /// <summary>The marks read from the suspect's host weights after alignment to the reference's.</summary>
+    public VerificationResult Aligned { get; }
+
+    /// <summary>One alignment per slot, in keyring order: what was undone and how confident the match is.</summary>
+    public ImmutableArray<AlignmentResult> Alignments { get; }
+
+    /// <summary>Whether every slot's alignment is confident; the aligned verdict counts only then.</summary>
+    public bool IsConfident => Alignments.All(a => a.IsConfident);
+
+    /// <summary>
+    /// Present when the plain verdict is, or when every alignment is confident and the aligned verdict is
+    /// present. An unconfident alignment never turns a verdict to present: aligning an unrelated model to a
+    /// marked reference pulls its bits towards the mark, so its binomial p-value is not a valid bound
+    /// (docs/alignment.md).
+    /// </summary>
+    public bool IsPresent => (Plain?.IsPresent ?? false) || (IsConfident && Aligned.IsPresent);
+}
+
+/// <summary>
+/// Verification of a suspect model file against the owner's reference (the original marked model), for
+/// copies that went through function-preserving transforms: <c>watermark verify --reference</c>.
+/// </summary>
+public static class ReferenceVerification
+{
+    /// <summary>
+    /// Verifies <paramref name="suspect"/> plainly and after aligning each slot's host weight to
+    /// <paramref name="reference"/>'s. The reference must carry every slot's mark (else the key file does
+    /// not belong to it: <see cref="WatermarkException"/>). The suspect's host may have another shape (dummy
+    /// channels); it is aligned into the reference's shape. Only the key's slots, and the producers named in
+    /// <paramref name="options"/>, are read.
+    /// </summary>
+    public static ReferenceVerificationResult Verify(this Keyring keyring, ModelFile suspect, ModelFile reference, double alpha = VerificationResult.DefaultAlpha, ReferenceOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(keyring);
+        ArgumentNullException.ThrowIfNull(suspect);
+        ArgumentNullException.ThrowIfNull(reference);
+        options ??= ReferenceOptions.Default;
+        var referenceResult = keyring.Verify(reference, alpha);
+        if (!referenceResult.IsPresent)
+        {
+            throw new WatermarkException($"The reference '{reference.Source}' does not carry the key's mark ({referenceResult.Matched}/{referenceResult.Bits} bits, p = {referenceResult.PValue}); give the original marked model as --reference, or check that the key file belongs to it.");
+        }
+
+        foreach (var name in options.Producers.Keys)
+        {
+            if (!keyring.Slots.Any(s => s.Parameter == name))
+            {
+                throw new WatermarkException($"A producer is given for '{name}', which is not a slot of the key file (its slots: {string.Join(", ", keyring.Slots.Select(s => $"'{s.Parameter}'"))}).");
+            }
+        }
+
+        VerificationResult? plain = null;
+        string? unusable = null;
+        try
+        {
+            plain = keyring.Verify(suspect, alpha);
+        }
+        catch (WatermarkException e)
+        {
+            unusable = e.Message; // e.g. dummy channels changed the host's shape: only the aligned verdict can speak
+        }
+
+        var alignments = ImmutableArray.CreateBuilder<AlignmentResult>(keyring.Slots.Length);
+        var slots = new List<SlotVerification>(keyring.Slots.Length);
+        foreach (var key in keyring.Slots)
+        {
+            var referenceHost = reference.FindHost(key);
+            var suspectHost = suspect.Find(key.Parameter, "The key file names it: check that the suspect is a copy of this model.");
+            if (!suspectHost.DType.IsReal() || suspectHost.Shape.Length != referenceHost.Shape.Length)
+            {
+                throw new WatermarkException($"Slot '{key.Parameter}': '{suspect.Source}' holds it as {suspectHost.DTypeName} {Capacity.ShapeText(suspectHost.Shape)}, which cannot be aligned to the reference's {Capacity.ShapeText(referenceHost.Shape)}.");
+            }
+
+            ProducerSignature? referenceProducer = null, suspectProducer = null;
+            if (options.Producers.TryGetValue(key.Parameter, out var producer))
+            {
+                referenceProducer = Signature(reference, producer, key.Parameter);
+                suspectProducer = Signature(suspect, producer, key.Parameter);
+            }
+
+            var alignment = HostAlignment.Align(
+                reference.ReadFloat32(referenceHost), referenceHost.Shape,
+                suspect.ReadFloat32(suspectHost), suspectHost.Shape,
+                referenceProducer, suspectProducer, options.Alignment);
+            alignments.Add(alignment);
+            slots.Add(Extractor.Extract(key, alignment.AlignedWeight.AsSpan(), alignment.Shape));
+        }
+
+        return new ReferenceVerificationResult(referenceResult, plain, unusable, new VerificationResult(slots, alpha), alignments.MoveToImmutable());
+    }
+
+    private static ProducerSignature Signature(ModelFile model, ProducerNames producer, string slot)
+    {
+        var hint = $"It is named as the producer of slot '{slot}'.";
+        float[] Read(string name) => model.ReadFloat32(Real(model, model.Find(name, hint)));
+        var conv = Real(model, model.Find(producer.Conv, hint));
+        return ProducerSignature.FromConvBatchNorm(
+            model.ReadFloat32(conv), conv.Shape,
+            Read(producer.Norm + ".weight"), Read(producer.Norm + ".bias"),
+            Read(producer.Norm + ".running_mean"), Read(producer.Norm + ".running_var"));
+    }
+
+    private static TensorEntry Real(ModelFile model, TensorEntry entry) => entry.DType.IsReal()
+        ? entry
+        : throw new WatermarkException($"'{entry.Name}' in '{model.Source}' is {entry.DTypeName}; a producer's weights and batch-norm statistics must be float tensors.");
+}
