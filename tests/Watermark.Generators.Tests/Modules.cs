@@ -74,3 +74,48 @@ public static partial class Outer<TTag>
         public override Tensor forward(Tensor input) => Layer.forward(input);
     }
 }
+
+/// <summary>A marked base module: its mark must survive a derived module's own marks.</summary>
+public partial class BaseNet : nn.Module<Tensor, Tensor>
+{
+    // Created in an initializer, before any constructor runs, so a derived constructor's RegisterComponents() sees it.
+    [Watermark(Bits = 8, Key = KeyKind.Direct)]
+    private readonly Linear trunk = nn.Linear(32, 16);
+
+    protected BaseNet(string name)
+        : base(name)
+    {
+    }
+
+    public BaseNet()
+        : this(nameof(BaseNet)) => RegisterComponents();
+
+    public override Tensor forward(Tensor input) => trunk.forward(input);
+}
+
+/// <summary>Derives from a marked module and marks a layer of its own.</summary>
+public sealed partial class DerivedNet : BaseNet
+{
+    [Watermark(Bits = 4)]
+    private readonly Linear head = nn.Linear(16, 8);
+
+    public DerivedNet()
+        : base(nameof(DerivedNet)) => RegisterComponents();
+
+    public override Tensor forward(Tensor input) => head.forward(base.forward(input));
+}
+
+/// <summary>Defaults only, and an auto-property marked through its backing field.</summary>
+public sealed partial class Defaults : nn.Module<Tensor, Tensor>
+{
+    [Watermark(Bits = 8)]
+    private readonly Linear plain = nn.Linear(32, 16);
+
+    public Defaults()
+        : base(nameof(Defaults)) => RegisterComponents();
+
+    [field: Watermark(Bits = 4, Key = KeyKind.Diff)]
+    public Linear Head { get; } = nn.Linear(16, 8);
+
+    public override Tensor forward(Tensor input) => Head.forward(plain.forward(input));
+}

@@ -10,10 +10,16 @@ namespace Watermark;
 /// </summary>
 public interface IWatermarkable
 {
-    /// <summary>The layers this module type itself marks, in declaration order (generated).</summary>
+    /// <summary>
+    /// The layers this module type and its base types mark, base types' first (generated: one list per
+    /// type, made once). A derived module's list includes its marked base's, so no mark is lost to inheritance.
+    /// </summary>
     IReadOnlyList<WatermarkDeclaration> WatermarkDeclarations { get; }
 
-    /// <summary>Every slot in this module and its submodules, named by state_dict path relative to this module.</summary>
+    /// <summary>
+    /// Every slot in this module and its submodules, named by state_dict path relative to this module.
+    /// Cached per module: the list is made again when a marked layer, its weight (after <c>.to()</c>) or the module tree changed.
+    /// </summary>
     IReadOnlyList<WatermarkSlot> WatermarkSlots { get; }
 
     /// <summary>Σ λ·E_R over the slots that <paramref name="keyring"/> activates: add it to the task loss.</summary>

@@ -13,10 +13,18 @@ namespace Watermark;
 /// </summary>
 public static class WatermarkModules
 {
-    /// <summary>Every slot in <paramref name="model"/>'s tree, in state_dict order.</summary>
+    /// <summary>
+    /// Every slot in <paramref name="model"/>'s tree, in state_dict order. Cached per model: a later call
+    /// returns the same list unless a marked layer, its weight (<c>.to()</c> makes new ones) or the tree changed.
+    /// </summary>
     public static IReadOnlyList<WatermarkSlot> GetWatermarkSlots(this nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (SlotCaches.TryGetValue(model, out var cached) && cached.IsCurrent(model))
+        {
+            return cached.Slots;
+        }
+
         // Each slot is named by where its weight sits in the state_dict, found by reference, so the
         // names follow however the modules were registered.
         var parameters = model.named_parameters().ToList();
@@ -26,7 +34,7 @@ public static class WatermarkModules
             names.TryAdd(parameters[i].parameter, (parameters[i].name, i));
         }
 
-        var slots = new List<(int Index, WatermarkSlot Slot)>();
+        var found = new List<(int Index, SlotSource Source)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (path, module) in model.named_modules().Prepend((string.Empty, model)))
         {
@@ -35,30 +43,81 @@ public static class WatermarkModules
                 continue;
             }
 
-            var owner = module.GetType().Name;
             foreach (var declaration in marked.WatermarkDeclarations)
             {
-                var where = path.Length == 0 ? $"{owner}.{declaration.Member}" : $"{owner}.{declaration.Member} (at '{path}')";
-                if (declaration.Layer is null)
-                {
-                    throw new WatermarkException($"[Watermark] layer {where} is null; create it in the constructor before RegisterComponents().");
-                }
-
-                var weight = WatermarkSlot.WeightOf(declaration.Layer)
-                    ?? throw new WatermarkException($"[Watermark] layer {where} is a {declaration.Layer.GetType().Name}; only Conv1d, Conv2d, Conv3d and Linear layers can carry a mark.");
+                var member = $"{declaration.DeclaringType.Name}.{declaration.Member}";
+                var where = path.Length == 0 ? member : $"{member} (at '{path}')";
+                var layer = declaration.LayerOf(module)
+                    ?? throw new WatermarkException($"[Watermark] layer {where} is null; create it in the constructor before RegisterComponents().");
+                var weight = WatermarkSlot.WeightOf(layer)
+                    ?? throw new WatermarkException($"[Watermark] layer {where} is a {layer.GetType().Name}; only Conv1d, Conv2d, Conv3d and Linear layers can carry a mark.");
                 if (!names.TryGetValue(weight, out var parameter))
                 {
-                    throw new WatermarkException($"[Watermark] layer {where} is not a registered submodule; call RegisterComponents() (or register_module) at the end of {owner}'s constructor.");
+                    throw new WatermarkException($"[Watermark] layer {where} is not a registered submodule; call RegisterComponents() (or register_module) at the end of {module.GetType().Name}'s constructor.");
                 }
 
                 if (seen.Add(parameter.Name))
                 {
-                    slots.Add((parameter.Index, new WatermarkSlot(owner, declaration, parameter.Name, weight)));
+                    found.Add((parameter.Index, new SlotSource(module, declaration, new WatermarkSlot(declaration, layer, parameter.Name, weight))));
                 }
             }
         }
 
-        return [.. slots.OrderBy(s => s.Index).Select(s => s.Slot)];
+        var sources = found.OrderBy(s => s.Index).Select(s => s.Source).ToArray();
+        var cache = new SlotCache(Tree(model), sources, Array.AsReadOnly(Array.ConvertAll(sources, s => s.Slot)));
+        SlotCaches.AddOrUpdate(model, cache);
+        return cache.Slots;
+    }
+
+    // The slots of each model last asked for. Weak: the cache never keeps a model alive.
+    private static readonly ConditionalWeakTable<nn.Module, SlotCache> SlotCaches = [];
+
+    private sealed record SlotSource(nn.Module Owner, WatermarkDeclaration Declaration, WatermarkSlot Slot);
+
+    private sealed record SlotCache(nn.Module[] Modules, SlotSource[] Sources, IReadOnlyList<WatermarkSlot> Slots)
+    {
+        // By reference, without walking named_parameters: the same modules in the same tree order, each
+        // marked member still holds the same layer, and each layer still holds the same weight.
+        public bool IsCurrent(nn.Module model)
+        {
+            var index = 0;
+            return SameTree(model, ref index) && index == Modules.Length
+                && Array.TrueForAll(Sources, s => ReferenceEquals(s.Declaration.LayerOf(s.Owner), s.Slot.Layer) && ReferenceEquals(WatermarkSlot.WeightOf(s.Slot.Layer), s.Slot.Weight));
+        }
+
+        private bool SameTree(nn.Module module, ref int index)
+        {
+            if (index >= Modules.Length || !ReferenceEquals(Modules[index++], module))
+            {
+                return false;
+            }
+
+            foreach (var (_, child) in module.named_children())
+            {
+                if (!SameTree(child, ref index))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    private static nn.Module[] Tree(nn.Module model)
+    {
+        var modules = new List<nn.Module>();
+        void Visit(nn.Module module)
+        {
+            modules.Add(module);
+            foreach (var (_, child) in module.named_children())
+            {
+                Visit(child);
+            }
+        }
+
+        Visit(model);
+        return [.. modules];
     }
 
     /// <summary>

@@ -10,12 +10,12 @@ namespace Watermark;
 /// </summary>
 public sealed class WatermarkSlot
 {
-    internal WatermarkSlot(string declaringType, WatermarkDeclaration declaration, string parameter, Parameter weight)
+    internal WatermarkSlot(WatermarkDeclaration declaration, nn.Module layer, string parameter, Parameter weight)
     {
-        DeclaringType = declaringType;
+        DeclaringType = declaration.DeclaringType.Name;
         Member = declaration.Member;
         Parameter = parameter;
-        Layer = declaration.Layer!;
+        Layer = layer;
         Weight = weight;
         Shape = [.. weight.shape];
         FilterMeanLength = Capacity.FilterMeanLength(Shape);
@@ -24,7 +24,7 @@ public sealed class WatermarkSlot
         Strength = declaration.Strength;
     }
 
-    /// <summary>The module type that declares the slot, e.g. <c>Block</c>.</summary>
+    /// <summary>The module type that declares the slot, e.g. <c>Block</c> (a base type's name for an inherited mark).</summary>
     public string DeclaringType { get; }
 
     // The layer whose weight this is: a cached slot is stale once the layer holds another weight (after .to()).

@@ -3,11 +3,12 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
-namespace Watermark.Analyzers;
+namespace Watermark;
 
 /// <summary>
 /// M of a layer from the arguments of the TorchSharp factory call that creates it:
-/// Conv: (in_channels / groups) · ∏ kernel_size; Linear: inputSize. Only compile-time constants count.
+/// Conv: (in_channels / groups) · ∏ kernel_size; Linear: inputSize. Only compile-time constants count,
+/// and constructor parameters where a caller binds them to constants (<c>new Block(16)</c>).
 /// </summary>
 internal readonly struct FilterMeanLength
 {
@@ -25,8 +26,8 @@ internal readonly struct FilterMeanLength
 
     public static FilterMeanLength Unknown(string because) => new(null, because);
 
-    /// <summary>Evaluates the expression assigned to a marked member.</summary>
-    public static FilterMeanLength Of(IOperation value)
+    /// <summary>Evaluates the expression assigned to a marked member; <paramref name="bind"/> gives values of parameters, if any.</summary>
+    public static FilterMeanLength Of(IOperation value, Func<IParameterSymbol, long?>? bind = null)
     {
         if (Unwrap(value) is not IInvocationOperation call || !IsTorchFactory(call.TargetMethod))
         {
@@ -41,21 +42,28 @@ internal readonly struct FilterMeanLength
                 return Unknown("the layer is built from existing weights");
             }
 
-            return Constant(call, "inputSize") is { } inputs
+            return Argument(call, "inputSize", bind, out _) is { } inputs
                 ? new FilterMeanLength(inputs, null)
                 : Unknown("the input size is not a compile-time constant");
         }
 
         var dimensions = name[name.Length - 2] - '0';
-        if (Constant(call, "in_channels") is not { } channels)
+        if (Argument(call, "in_channels", bind, out _) is not { } channels)
         {
             return Unknown("in_channels is not a compile-time constant");
         }
 
-        var groups = Constant(call, "groups") ?? 1;
-        if (groups <= 0 || channels % groups != 0)
+        // A groups argument that is not constant leaves M unknown (depthwise: groups = in_channels makes M = ∏ kernel_size).
+        var groups = Argument(call, "groups", bind, out var groupsGiven);
+        if (groupsGiven && groups is null)
         {
-            return Unknown($"in_channels = {channels} is not divisible by groups = {groups}");
+            return Unknown("groups is not a compile-time constant");
+        }
+
+        var groupCount = groups ?? 1;
+        if (groupCount <= 0 || channels % groupCount != 0)
+        {
+            return Unknown($"in_channels = {channels} is not divisible by groups = {groupCount}");
         }
 
         var kernel = call.Arguments.FirstOrDefault(a => a.Parameter?.Name == "kernel_size")?.Value;
@@ -69,7 +77,7 @@ internal readonly struct FilterMeanLength
 
             foreach (var element in tuple.Elements)
             {
-                if (AsLong(element) is not { } size)
+                if (Evaluate(element, bind) is not { } size)
                 {
                     return Unknown("kernel_size is not a tuple of compile-time constants");
                 }
@@ -77,7 +85,7 @@ internal readonly struct FilterMeanLength
                 product *= size;
             }
         }
-        else if (kernel is not null && AsLong(kernel) is { } size)
+        else if (kernel is not null && Evaluate(kernel, bind) is { } size)
         {
             for (var i = 0; i < dimensions; i++)
             {
@@ -89,8 +97,12 @@ internal readonly struct FilterMeanLength
             return Unknown("kernel_size is not a compile-time constant");
         }
 
-        return new FilterMeanLength(channels / groups * product, null);
+        return new FilterMeanLength(channels / groupCount * product, null);
     }
+
+    /// <summary>Whether the layer creation reads a parameter (so a caller's constants may decide M).</summary>
+    public static bool ReadsParameters(IOperation value) =>
+        value.DescendantsAndSelf().Any(operation => operation is IParameterReferenceOperation);
 
     private static bool IsTorchFactory(IMethodSymbol method) =>
         method.IsStatic
@@ -98,13 +110,39 @@ internal readonly struct FilterMeanLength
         && method.ContainingType is { Name: "nn", ContainingType: { Name: "torch", ContainingType: null } torch }
         && torch.ContainingNamespace?.ToDisplayString() == "TorchSharp";
 
-    private static long? Constant(IInvocationOperation call, string parameter) =>
-        call.Arguments.FirstOrDefault(a => a.Parameter?.Name == parameter)?.Value is { } value ? AsLong(value) : null;
+    // An argument the call leaves at its default counts as not given.
+    private static long? Argument(IInvocationOperation call, string parameter, Func<IParameterSymbol, long?>? bind, out bool given)
+    {
+        var argument = call.Arguments.FirstOrDefault(a => a.Parameter?.Name == parameter);
+        given = argument is { ArgumentKind: not ArgumentKind.DefaultValue };
+        return argument?.Value is { } value ? Evaluate(value, bind) : null;
+    }
 
-    private static long? AsLong(IOperation operation)
+    // Constants, bound parameters, and + − × ÷ of those.
+    private static long? Evaluate(IOperation operation, Func<IParameterSymbol, long?>? bind)
     {
         var constant = operation.ConstantValue.HasValue ? operation.ConstantValue : Unwrap(operation).ConstantValue;
-        return constant is { HasValue: true, Value: int or long or short or byte or sbyte or ushort or uint } ? Convert.ToInt64(constant.Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+        if (constant is { HasValue: true, Value: int or long or short or byte or sbyte or ushort or uint })
+        {
+            return Convert.ToInt64(constant.Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        switch (Unwrap(operation))
+        {
+            case IParameterReferenceOperation parameter when bind is not null:
+                return bind(parameter.Parameter);
+            case IBinaryOperation binary when bind is not null && Evaluate(binary.LeftOperand, bind) is { } left && Evaluate(binary.RightOperand, bind) is { } right:
+                return binary.OperatorKind switch
+                {
+                    BinaryOperatorKind.Add => left + right,
+                    BinaryOperatorKind.Subtract => left - right,
+                    BinaryOperatorKind.Multiply => left * right,
+                    BinaryOperatorKind.Divide when right != 0 => left / right,
+                    _ => null,
+                };
+            default:
+                return null;
+        }
     }
 
     /// <summary>Strips implicit conversions and parentheses.</summary>
