@@ -202,7 +202,8 @@ public sealed class WatermarkAnalyzer : DiagnosticAnalyzer
 
         if (MarkRules.DeclaresReserved(type) is { } reserved)
         {
-            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.NameClash, Where(reserved, type, context), type.Name, MarkRules.DeclarationsField, $"nothing is generated for '{type.Name}'"));
+            // On the type, like the other problems that leave a whole type without generated code.
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.NameClash, Identifier(type, context), reserved.Locations.Where(l => l.IsInSource), type.Name, MarkRules.DeclarationsField, $"nothing is generated for '{type.Name}'"));
         }
         else if (MarkRules.GetsGeneratedCode(type, context.CancellationToken))
         {

@@ -198,8 +198,9 @@ public sealed class WatermarkGenerator : IIncrementalGenerator
         }
 
         writer.Line("#nullable enable");
-        // Reading a marked member the user made [Obsolete] is the generator's business, not a warning of the user's.
-        writer.Line("#pragma warning disable CS0612, CS0618");
+        // The user's own declarations already draw these warnings (an [Obsolete] marked member, a lower-case
+        // type name): the generated part that repeats or reads them must not add another.
+        writer.Line("#pragma warning disable CS0612, CS0618, CS8981");
         writer.Line();
         var hasNamespace = type.Type.Namespace.Length > 0;
         if (hasNamespace)

@@ -62,6 +62,32 @@ public class IncrementalityTests
         Assert.All(outputs, output => Assert.Equal(IncrementalStepRunReason.Cached, output.Reason));
     }
 
+    [Theory]
+    [InlineData("public override Tensor forward(Tensor x) => conv2.forward(x);", "public override Tensor forward(Tensor x) => conv2.forward(x).relu();")]
+    [InlineData("public Block() : base(\"Block\") => RegisterComponents();", "// A comment.\n    public Block() : base(\"Block\") => RegisterComponents();\n    public int Width => 64;")]
+    [InlineData("namespace Demo;", "namespace Demo;\npublic static class Extra { public static int Three => 3; }")]
+    public void AnEditInTheMarkedFileThatLeavesTheMarksAloneKeepsEveryStepCached(string before, string after)
+    {
+        // The same file: the transform runs again, and its equatable model stops the change there.
+        var compilation = GeneratorHarness.Compilation(Marked, Unrelated);
+        var driver = GeneratorHarness.Driver().RunGenerators(compilation);
+        var oldTree = compilation.SyntaxTrees.First();
+        Assert.Contains(before, Marked, StringComparison.Ordinal);
+        var edited = compilation.ReplaceSyntaxTree(oldTree, CSharpSyntaxTree.ParseText(Marked.Replace(before, after, StringComparison.Ordinal), GeneratorHarness.ParseOptions, oldTree.FilePath));
+        var second = driver.RunGenerators(edited).GetRunResult();
+
+        var steps = second.Results.Single().TrackedSteps;
+        foreach (var name in new[] { TrackingNames.MarkedMembers, TrackingNames.MarkedTypes })
+        {
+            var reasons = steps[name].SelectMany(step => step.Outputs).Select(output => output.Reason).ToArray();
+            Assert.NotEmpty(reasons);
+            Assert.All(reasons, reason => Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{name}: {reason}"));
+        }
+
+        var outputs = second.Results.Single().TrackedOutputSteps.SelectMany(step => step.Value).SelectMany(step => step.Outputs);
+        Assert.All(outputs, output => Assert.Equal(IncrementalStepRunReason.Cached, output.Reason));
+    }
+
     [Fact]
     public void PipelineModelsHoldNoSymbolsSyntaxOrLocations()
     {
