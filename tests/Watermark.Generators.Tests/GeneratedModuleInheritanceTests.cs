@@ -54,6 +54,9 @@ public class GeneratedModuleInheritanceTests
         Assert.Equal(("<Head>k__BackingField.weight", 4, KeyKind.Diff, 16), (head.Parameter, head.Bits, head.Kind, head.FilterMeanLength));
         Assert.Contains(head.Parameter, model.state_dict().Keys);
         Assert.Same(model.Head.weight, head.Weight);
+
+        // [field: ComponentName(Name = "tail")] renames the registration, and so the slot.
+        Assert.Equal("tail.weight", model.WatermarkSlots.Single(s => s.Member == "Tail").Parameter);
     }
 
     [Fact]

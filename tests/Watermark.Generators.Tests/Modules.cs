@@ -117,5 +117,10 @@ public sealed partial class Defaults : nn.Module<Tensor, Tensor>
     [field: Watermark(Bits = 4, Key = KeyKind.Diff)]
     public Linear Head { get; } = nn.Linear(16, 8);
 
+    // TorchSharp's ComponentName on the backing field gives the state_dict (and the slot) a plain name.
+    [field: Watermark(Bits = 4)]
+    [field: TorchSharp.Utils.ComponentName(Name = "tail")]
+    public Linear Tail { get; } = nn.Linear(16, 8);
+
     public override Tensor forward(Tensor input) => Head.forward(plain.forward(input));
 }

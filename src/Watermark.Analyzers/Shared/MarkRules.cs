@@ -66,12 +66,14 @@ internal static class MarkRules
     /// <summary>
     /// Every marked member of a type with its attribute, in declaration order. <c>[field: Watermark]</c> on
     /// an auto-property marks the property (the attribute sits on its backing field).
-    /// A member marked twice that way is listed twice.
+    /// A member marked both ways is listed twice, its own mark first.
     /// </summary>
     public static ImmutableArray<(ISymbol Member, AttributeData Attribute)> Marks(INamedTypeSymbol type)
     {
         var marks = ImmutableArray.CreateBuilder<(ISymbol, AttributeData)>();
-        foreach (var member in type.GetMembers())
+
+        // Backing fields last, so a property marked both ways counts its own mark first, as the generator does.
+        foreach (var member in type.GetMembers().OrderBy(member => member is IFieldSymbol { AssociatedSymbol: not null }))
         {
             if (member is not (IFieldSymbol or IPropertySymbol))
             {
