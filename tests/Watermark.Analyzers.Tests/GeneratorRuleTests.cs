@@ -105,11 +105,15 @@ public class GeneratorRuleTests
     public Task AConstructionWhoseConstantsMakeMTooSmallIsAWarningThere() =>
         Analyze(
             """
-            public sealed partial class Block : nn.Module<Tensor, Tensor>
+            public partial class Block : nn.Module<Tensor, Tensor>
             {
                 [{|#0:Watermark(Bits = 256)|}] private readonly Conv2d conv2;
                 public Block(long channels) : base("Block") { conv2 = nn.Conv2d(channels, channels * 2, 3); RegisterComponents(); }
                 public override Tensor forward(Tensor x) => x;
+            }
+            public sealed class Narrow : Block
+            {
+                public Narrow() {|#2:: base(8 * 2)|} { }
             }
             public sealed class Stages
             {
@@ -119,7 +123,8 @@ public class GeneratorRuleTests
             }
             """,
             new DiagnosticResult("WMK002", DiagnosticSeverity.Info).WithLocation(0).WithArguments("Block.conv2", "in_channels is not a compile-time constant"),
-            new DiagnosticResult("WMK012", DiagnosticSeverity.Warning).WithLocation(1).WithArguments(256, "Block.conv2", 144L));
+            new DiagnosticResult("WMK012", DiagnosticSeverity.Warning).WithLocation(1).WithArguments(256, "Block.conv2", 144L),
+            new DiagnosticResult("WMK012", DiagnosticSeverity.Warning).WithLocation(2).WithArguments(256, "Block.conv2", 144L));
 
     [Fact]
     public void EveryDiagnosticLinksToItsSectionOfTheDiagnosticsPage()

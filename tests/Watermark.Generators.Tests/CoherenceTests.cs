@@ -88,6 +88,28 @@ public class CoherenceTests
     }
 
     [Fact]
+    public async Task ValidModulesWithTheirGeneratedCodeDrawNoDiagnostic()
+    {
+        // The analyzer sees the generated members too: they must not count as clashes or reserved names.
+        var (files, output) = GeneratorHarness.Run(Usings + """
+            public partial class Base : nn.Module<Tensor, Tensor>
+            {
+                [Watermark(Bits = 8)] private readonly Linear a = nn.Linear(16, 4);
+                protected Base(string name) : base(name) { }
+                public override Tensor forward(Tensor x) => a.forward(x);
+            }
+            public sealed partial class Derived : Base
+            {
+                [Watermark(Bits = 4)] private readonly Linear b = nn.Linear(16, 4);
+                public Derived() : base("Derived") => RegisterComponents();
+            }
+            """);
+        Assert.Equal(2, files.Count);
+        Assert.Empty(GeneratorHarness.Problems(output));
+        Assert.Empty(await output.WithAnalyzers([new WatermarkAnalyzer()]).GetAnalyzerDiagnosticsAsync());
+    }
+
+    [Fact]
     public async Task TheCorpusCoversEveryErrorTheAnalyzerHasForMarks()
     {
         var ids = new HashSet<string>();
