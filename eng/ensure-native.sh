@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure the native runtime TorchSharp-cpu 0.107 needs is present: libstdc++ with GLIBCXX_3.4.32.
+# Makes sure the native runtime TorchSharp 0.107 (libtorch-cpu 2.10) needs is present: libstdc++ with GLIBCXX_3.4.32.
 # Idempotent and near-instant when nothing is needed. On Debian 12 as root it installs Debian 13's
 # libstdc++6 through a private apt source list (the system's own sources stay untouched);
 # elsewhere it prints the exact fix and exits non-zero.
@@ -26,7 +26,7 @@ os_codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 
 explain() {
   cat >&2 <<MSG
-error: TorchSharp-cpu 0.107 needs libstdc++ with $needed (GCC 13 or newer); this system's
+error: TorchSharp 0.107 (libtorch-cpu 2.10) needs libstdc++ with $needed (GCC 13 or newer); this system's
        $(libstdcxx || echo "libstdc++.so.6 (not found)") does not provide it.
 fix:   $1
 MSG

@@ -54,6 +54,16 @@ public sealed partial class ConsumerTests(PackedFeed feed, ITestOutputHelper out
             Console.WriteLine($"runtime: {e.Message}");
         }
 
+        // A derived module keeps its base's mark beside its own (the generator chains them); slots come in
+        // state_dict order, where TorchSharp registers the derived type's fields first.
+        using var derived = new Derived();
+        var derivedSlots = string.Join(", ", derived.WatermarkSlots.Select(s => s.Parameter).Order());
+        Console.WriteLine($"derived slots: {derivedSlots}");
+        if (derivedSlots != "conv1.weight, conv2.weight")
+        {
+            return 3;
+        }
+
         return result.IsPresent && result.BitErrorRate == 0 ? 0 : 1;
 
         public sealed partial class Block : nn.Module<Tensor, Tensor>
@@ -78,6 +88,45 @@ public sealed partial class ConsumerTests(PackedFeed feed, ITestOutputHelper out
             public Oversized() : base(nameof(Oversized)) => RegisterComponents();
 
             public override Tensor forward(Tensor input) => conv2.forward(input);
+        }
+        """;
+
+    // Inheritance and file-local types next to marked modules: cases that once broke the generator (#16).
+    private const string ConsumerModules = """
+        using TorchSharp.Modules;
+        using Watermark;
+        using static TorchSharp.torch;
+
+        public partial class Base : nn.Module<Tensor, Tensor>
+        {
+            [Watermark(Bits = 64)]
+            protected readonly Conv2d conv1 = nn.Conv2d(16, 32, 3);
+
+            protected Base(string name) : base(name) { }
+
+            public override Tensor forward(Tensor input) => conv1.forward(input);
+        }
+
+        public sealed partial class Derived : Base
+        {
+            [Watermark(Bits = 128)]
+            private readonly Conv2d conv2 = nn.Conv2d(32, 32, 3);
+
+            public Derived() : base(nameof(Derived)) => RegisterComponents();
+
+            public override Tensor forward(Tensor input) => conv2.forward(Scratch.Twice(base.forward(input)));
+        }
+
+        file static class Scratch
+        {
+            public static Tensor Twice(Tensor x) => x * 2;
+        }
+
+        file sealed class Unmarked : nn.Module<Tensor, Tensor>
+        {
+            public Unmarked() : base(nameof(Unmarked)) { }
+
+            public override Tensor forward(Tensor input) => input;
         }
         """;
 
@@ -107,6 +156,21 @@ public sealed partial class ConsumerTests(PackedFeed feed, ITestOutputHelper out
             Assert.Equal(["analyzers/dotnet/cs/Watermark.Analyzers.CodeFixes.dll", "analyzers/dotnet/cs/Watermark.Analyzers.dll", "analyzers/dotnet/cs/Watermark.Generators.dll"], analyzers);
             Assert.Contains("lib/net10.0/Watermark.TorchSharp.dll", library.Entries.Select(e => e.FullName));
 
+            // The plugin only: CIFAR readers, the dataset download and the sample's memory tuning stay in the sample.
+            using (var dll = new MemoryStream())
+            {
+                using (var entry = library.GetEntry("lib/net10.0/Watermark.TorchSharp.dll")!.Open())
+                {
+                    entry.CopyTo(dll);
+                }
+
+                var metadata = System.Text.Encoding.UTF8.GetString(dll.ToArray());
+                foreach (var sampleOnly in new[] { "Cifar", "ImageDataset", "BatchLoader", "NativeAllocator", "malloc_trim", "clear_refs" })
+                {
+                    Assert.DoesNotContain(sampleOnly, metadata, StringComparison.Ordinal);
+                }
+            }
+
             // The managed TorchSharp only: the application picks libtorch-cpu or a CUDA libtorch.
             var nuspec = Nuspec(library);
             var dependencies = nuspec.Descendants(nuspec.Name.Namespace + "dependency").Select(d => $"{d.Attribute("id")!.Value} {d.Attribute("version")!.Value}").Order();
@@ -135,6 +199,7 @@ public sealed partial class ConsumerTests(PackedFeed feed, ITestOutputHelper out
             </Project>
             """);
         File.WriteAllText(Path.Combine(consumer, "Program.cs"), ConsumerProgram);
+        File.WriteAllText(Path.Combine(consumer, "Modules.cs"), ConsumerModules);
 
         var build = feed.Dotnet(output, consumer, "build -c Release");
         var capacity = CapacityWarning().Matches(build).Select(m => m.Value).Distinct().ToArray();
