@@ -280,6 +280,53 @@ public sealed class ModelFile
     }
 
     /// <summary>
+    /// Writes this model again, in its format, with some real tensors given new values and new shapes (kept in
+    /// their element type; every other tensor's name, shape, type and bytes, and the order, stay). For attacks
+    /// that change a layer's width. TorchSharp .dat and safetensors only (a safetensors file's
+    /// <c>__metadata__</c> is not kept): an ONNX graph would need its nodes changed too, which this does not do.
+    /// Atomic; an existing regular file at <paramref name="path"/> is replaced only when <paramref name="replace"/> is set.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The file is ONNX.</exception>
+    public void WriteWithResized(string path, IReadOnlyList<(TensorEntry Entry, ImmutableArray<long> Shape, float[] Values)> replacements, bool replace = false)
+    {
+        ArgumentNullException.ThrowIfNull(replacements);
+        if (Format == ModelFormat.Onnx)
+        {
+            throw new NotSupportedException($"'{Source}' is ONNX: changing a tensor's shape would need the graph's nodes changed too. Convert it to .safetensors or .dat first ('watermark convert').");
+        }
+
+        var byName = new Dictionary<string, (ImmutableArray<long> Shape, float[] Values)>(StringComparer.Ordinal);
+        foreach (var (entry, shape, values) in replacements)
+        {
+            ArgumentNullException.ThrowIfNull(entry);
+            ArgumentNullException.ThrowIfNull(values);
+            long count = 1;
+            foreach (var d in shape)
+            {
+                count = d < 0 ? -1 : count * d;
+            }
+
+            if (!entry.DType.IsReal() || count != values.Length || !Tensors.Contains(entry) || !byName.TryAdd(entry.Name, (shape, values)))
+            {
+                throw new ArgumentException($"Tensor '{entry.Name}' ({entry.DTypeName}) cannot take {values.Length} float32 values of shape {Capacity.ShapeText(shape)}, or is not this file's or is given twice.", nameof(replacements));
+            }
+        }
+
+        var tensors = Tensors.Select(t =>
+        {
+            if (!byName.TryGetValue(t.Name, out var replacement))
+            {
+                return new StoredTensor(t.Name, t.Shape, t.DType, ReadBytes(t));
+            }
+
+            var bytes = new byte[replacement.Values.Length * t.DType.Size()];
+            TensorDTypes.FromSingle(t.DType, replacement.Values, bytes);
+            return new StoredTensor(t.Name, replacement.Shape, t.DType, bytes);
+        }).ToList();
+        Write(path, Format, tensors, replace);
+    }
+
+    /// <summary>
     /// Writes tensors as a new model file of the given format, atomically; an existing regular file at
     /// <paramref name="path"/> is replaced only when <paramref name="replace"/> is set (its permissions are kept).
     /// </summary>
