@@ -9,13 +9,17 @@ using Watermark.Formats;
 namespace Watermark.Cli;
 
 /// <summary>
-/// <c>watermark attack prune|quantize|noise|permute|rescale|shift</c>: writes a copy of a model with one weight attacked
-/// (or, for permute and rescale, the tensors a function-preserving transform must change together), in the
-/// input's format and otherwise byte for byte the same, so owners can test how robust their mark is.
+/// <c>watermark attack prune|quantize|noise|permute|rescale|shift|outputs|clique|split</c>: writes a copy of a model with
+/// one weight attacked (or, for the function-preserving transforms, the tensors they must change together), in the
+/// input's format and otherwise byte for byte the same (clique and split rewrite the file with the new widths),
+/// so owners can test how robust their mark is.
 /// </summary>
 internal static class AttackVerb
 {
-    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise, permute, rescale or shift.")
+    // The tensors of a batch norm that carry its channels, after its state_dict prefix.
+    private static readonly string[] NormParts = ["weight", "bias", "running_mean", "running_var"];
+
+    public static Command Create(CliConsole console) => new("attack", "Writes an attacked copy of a model (same format, atomically) to test a mark's robustness: prune, quantize, noise, permute, rescale, shift, outputs, clique or split.")
     {
         Prune(console),
         Quantize(console),
@@ -23,6 +27,9 @@ internal static class AttackVerb
         Permute(console),
         Rescale(console),
         Shift(console),
+        Outputs(console),
+        DummyChannels(console, clique: true),
+        DummyChannels(console, clique: false),
     };
 
     private static Command Prune(CliConsole console)
@@ -188,6 +195,248 @@ internal static class AttackVerb
         });
         return command;
     }
+
+    private static Command Outputs(CliConsole console)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var format = WatermarkCommand.FormatOption();
+        var param = ParamOption("The weight whose output filters (axis 0) are transformed, e.g. the host's conv2.weight; its .bias, if the file has one, goes with it.");
+        var norm = NormOption("The batch norm right after --param (state_dict prefix, e.g. bn2): its running statistics absorb the scales, its weight and running mean the signs.", required: true);
+        var next = CompanionOption("--next", "With --permute: a tensor that reads the batch norm's output channels, as NAME:AXIS (e.g. conv3.weight:1), reordered with them.");
+        var permute = new Option<bool>("--permute") { Description = "Reorder the filters (with the batch norm and every --next tensor); the filter mean ignores their order." };
+        var scale = TypedOptions.Real(
+            "--scale",
+            "Multiply filter o by a_o log-uniform in [1/R, R] (absorbed by the running statistics: mean × a, variance a²(σ² + ε) − ε); 1 leaves the scales.",
+            "R",
+            r => r >= 1 && double.IsFinite(r),
+            "must be a finite number ≥ 1 (the factors lie in [1/R, R], e.g. 20)",
+            1);
+        var flip = TypedOptions.Real(
+            "--flip",
+            "The fraction of filters to negate (absorbed by the batch norm's weight and running mean), in [0, 1].",
+            "P",
+            f => f >= 0 && f <= 1,
+            "must lie in [0, 1] (0.5 flips half the filters)",
+            0);
+        var epsilon = TypedOptions.Real(
+            "--eps",
+            "The batch norm's ε (not saved with the weights; PyTorch's and TorchSharp's default is 1e-5).",
+            "E",
+            e => e >= 0 && double.IsFinite(e),
+            "must be a small non-negative number such as 1e-5",
+            BatchNormAbsorption.DefaultEpsilon);
+        var seed = SeedOption();
+        var output = OutputOption();
+        var force = WatermarkCommand.ForceOption();
+        var command = new Command(
+            "outputs",
+            "Transforms the output filters of one conv that a batch norm follows, keeping the network's function: positive scales (--scale R) and sign flips (--flip P) " +
+            "absorbed by the batch norm, and a reordering (--permute) carried through the batch norm to the --next layer.")
+        {
+            model, format, param, norm, next, permute, scale, flip, epsilon, seed, output, force,
+        };
+        command.SetGuardedAction(console, parsed =>
+        {
+            var path = parsed.GetValue(output)!;
+            WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
+            var (range, fraction, reorder) = (parsed.GetValue(scale), parsed.GetValue(flip), parsed.GetValue(permute));
+            var following = parsed.GetValue(next) ?? [];
+            if (range == 1 && fraction == 0 && !reorder)
+            {
+                throw new UsageException("outputs needs --scale R (> 1), --flip P (> 0) or --permute; without one it would change nothing.");
+            }
+
+            if (reorder && following.Length == 0)
+            {
+                throw new UsageException("--permute needs at least one --next NAME:AXIS (what reads the batch norm's output channels, e.g. conv3.weight:1); without it the network's function changes.");
+            }
+
+            if (!reorder && following.Length > 0)
+            {
+                throw new UsageException("--next is only used with --permute (scales and signs stop at the batch norm).");
+            }
+
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            var weight = file.Find(parsed.GetValue(param)!);
+            var layer = new List<(TensorEntry Entry, int Axis)> { (weight, 0) };
+            if (BiasOf(file, weight) is { } bias)
+            {
+                layer.Add((bias, 0));
+            }
+
+            var prefix = parsed.GetValue(norm)!;
+            var bn = NormParts.Select(n => (Entry: file.Find($"{prefix}.{n}", $"--norm names the batch norm's prefix, e.g. bn2 for bn2.{n}."), Axis: 0)).ToList();
+            var channels = Check([.. layer, .. bn, .. following.Select(f => (file.Find(f.Name), f.Axis))], weight, 0, "transform");
+            var values = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            float[] Values(TensorEntry e) => values.TryGetValue(e.Name, out var v) ? v : values[e.Name] = file.ReadFloat32(e);
+            var (gamma, mean, variance) = (Values(bn[0].Entry), Values(bn[2].Entry), Values(bn[3].Entry));
+            var done = new List<string>();
+            var random = new Random(parsed.GetValue(seed));
+            if (range > 1)
+            {
+                var factors = BatchNormAbsorption.Feasible(ChannelScaling.Random(channels, range, random.Next()), variance, parsed.GetValue(epsilon));
+                foreach (var (entry, _) in layer)
+                {
+                    ChannelScaling.Apply(Values(entry), entry.Shape, 0, factors);
+                }
+
+                BatchNormAbsorption.AbsorbScale(mean, variance, factors, parsed.GetValue(epsilon));
+                done.Add(string.Create(CultureInfo.InvariantCulture, $"scaled {channels} filters by factors in [{factors.Min():0.###}, {factors.Max():0.###}]"));
+            }
+
+            if (fraction > 0)
+            {
+                var flipped = SignFlip.Random(channels, fraction, random.Next());
+                foreach (var (entry, _) in layer)
+                {
+                    SignFlip.Apply(Values(entry), entry.Shape, 0, flipped);
+                }
+
+                BatchNormAbsorption.AbsorbFlip(gamma, mean, flipped);
+                done.Add($"flipped the sign of {flipped.Count(f => f)} of {channels} filters");
+            }
+
+            var changed = layer.Concat(bn).ToList();
+            if (reorder)
+            {
+                var permutation = ChannelPermutation.Random(channels, random.Next());
+                changed.AddRange(following.Select(f => (file.Find(f.Name), f.Axis)));
+                foreach (var (entry, axis) in changed)
+                {
+                    values[entry.Name] = ChannelPermutation.Apply(Values(entry), entry.Shape, axis, permutation);
+                }
+
+                done.Add($"reordered {channels} filters");
+            }
+
+            var replaced = changed.Where(c => values.ContainsKey(c.Entry.Name)).Select(c => (c.Entry, values[c.Entry.Name])).ToList();
+            file.WriteWithReplaced(path, replaced, replace: parsed.GetValue(force));
+            console.Out.WriteLine($"{string.Join(", ", done)} of '{weight.Name}', absorbed by '{prefix}'{(reorder ? $" and {string.Join(", ", following.Select(f => $"'{f.Name}' (axis {f.Axis})"))}" : string.Empty)}; wrote {path} ({ModelFile.FormatName(file.Format)})");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command DummyChannels(CliConsole console, bool clique)
+    {
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat or safetensors (an ONNX graph would need its nodes changed; convert it first).");
+        var format = WatermarkCommand.FormatOption();
+        var param = ParamOption("The host weight that reads the channels on axis 1, e.g. conv2.weight: it gets the new input channels.");
+        var producer = new Option<string>("--producer")
+        {
+            Description = "The conv that makes the host's input channels (state_dict prefix, e.g. conv1): its .weight and .bias (if any) get the new filters on axis 0. Its channels must feed only the host.",
+            HelpName = "NAME",
+            Required = true,
+        };
+        var norm = NormOption("The batch norm between the producer and the host (prefix, e.g. bn1, or bn2 in a pre-activation WRN block): its weight, bias and running statistics are copied for the new channels.", required: false);
+        var also = CompanionOption("--also", "Another tensor that carries the producer's channels, as NAME:AXIS, widened the same way.");
+        var count = TypedOptions.Integer(
+            "--count",
+            [],
+            clique ? "How many channels to add: groups of 2 (one of 3 for an odd count) whose host slices cancel." : "How many distinct channels to split in two.",
+            "N",
+            clique ? 2 : 1,
+            1 << 20,
+            clique ? "must be a whole number ≥ 2 (a clique's slices cancel in pairs)" : "must be a whole number ≥ 1",
+            clique ? 2 : 1);
+        var seed = SeedOption();
+        var output = OutputOption();
+        var force = WatermarkCommand.ForceOption();
+        var command = new Command(
+            clique ? "clique" : "split",
+            clique
+                ? "NeuronClique (Yan et al. 2023): adds channels to the producer (copies of random ones, with their batch-norm parameters) whose host slices sum to zero, so the host's input width and M change but the function stays."
+                : "NeuronSplit (Yan et al. 2023): copies producer channels (with their batch-norm parameters) and splits each one's host slice V into λV and V − λV, so the host's input width and M change but the function stays.")
+        {
+            model, format, param, producer, norm, also, count, seed, output, force,
+        };
+        command.SetGuardedAction(console, parsed =>
+        {
+            var path = parsed.GetValue(output)!;
+            WatermarkCommand.CheckOutput(path, parsed.GetValue(force));
+            var file = WatermarkCommand.OpenModel(parsed, model, format);
+            if (file.Format == ModelFormat.Onnx)
+            {
+                throw new UsageException($"'{file.Source}' is ONNX: adding channels changes tensor shapes, which its graph's nodes would have to follow. Convert it to .safetensors or .dat first (watermark convert), then attack that.");
+            }
+
+            var host = file.Find(parsed.GetValue(param)!);
+            if (host.Shape.Length < 2)
+            {
+                throw new UsageException($"'{host.Name}' of shape {Capacity.ShapeText(host.Shape)} has no input channels (axis 1) to add to.");
+            }
+
+            var prefix = parsed.GetValue(producer)!;
+            prefix = prefix.EndsWith(".weight", StringComparison.Ordinal) && file.Tensors.All(t => t.Name != prefix + ".weight") ? prefix[..^".weight".Length] : prefix;
+            var conv = file.Find($"{prefix}.weight", "--producer names the conv's prefix, e.g. conv1 for conv1.weight.");
+            var carriers = new List<(TensorEntry Entry, int Axis)> { (conv, 0) };
+            if (BiasOf(file, conv) is { } bias)
+            {
+                carriers.Add((bias, 0));
+            }
+
+            if (parsed.GetValue(norm) is { } bn)
+            {
+                var found = NormParts.Select(n => file.Tensors.FirstOrDefault(t => t.Name == $"{bn}.{n}")).OfType<TensorEntry>().ToList();
+                if (found.Count == 0)
+                {
+                    file.Find($"{bn}.running_mean", "--norm names the batch norm's prefix, e.g. bn1 for bn1.running_mean.");
+                }
+
+                carriers.AddRange(found.Select(e => (e, 0)));
+            }
+
+            carriers.AddRange((parsed.GetValue(also) ?? []).Select(a => (file.Find(a.Name), a.Axis)));
+            var channels = Check([(host, 1), .. carriers], host, 1, clique ? "widen" : "split");
+            var n = parsed.GetValue(count);
+            if (!clique && n > channels)
+            {
+                throw new UsageException($"--count {n} is more than the {channels} channels '{host.Name}' reads; split at most {channels}.");
+            }
+
+            var tensors = carriers.Select(c => new ChannelTensor(file.ReadFloat32(c.Entry), c.Entry.Shape, c.Axis)).ToList();
+            var hostTensor = new ChannelTensor(file.ReadFloat32(host), host.Shape, 1);
+            var result = clique
+                ? Watermark.Attacks.DummyNeurons.Clique(tensors, hostTensor, n, parsed.GetValue(seed))
+                : Watermark.Attacks.DummyNeurons.Split(tensors, hostTensor, n, parsed.GetValue(seed));
+            var replaced = carriers.Select((c, i) => (c.Entry, result.Producer[i].Shape, result.Producer[i].Values)).Append((host, result.Host.Shape, result.Host.Values)).ToList();
+            file.WriteWithResized(path, replaced, replace: parsed.GetValue(force));
+            var what = clique ? $"added {result.Added.Count} cancelling channels" : $"split {n} channels in two";
+            console.Out.WriteLine($"{what} between '{prefix}' and '{host.Name}' (now {Capacity.ShapeText(result.Host.Shape)}, M = {result.Host.Values.Length / host.Shape[0]}; new channels at {string.Join(", ", result.Added)}); widened {string.Join(", ", carriers.Select(c => $"'{c.Entry.Name}'"))}; wrote {path} ({ModelFile.FormatName(file.Format)})");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    // The bias that goes with a weight named PREFIX.weight, if the file has one.
+    private static TensorEntry? BiasOf(ModelFile file, TensorEntry weight) =>
+        weight.Name.EndsWith(".weight", StringComparison.Ordinal)
+            ? file.Tensors.FirstOrDefault(t => t.Name == weight.Name[..^".weight".Length] + ".bias")
+            : null;
+
+    // Every tensor must hold values and carry as many channels on its axis as the first's axis; returns that count.
+    private static int Check(IReadOnlyList<(TensorEntry Entry, int Axis)> targets, TensorEntry first, int firstAxis, string verb)
+    {
+        var channels = first.Shape[firstAxis];
+        foreach (var (entry, axis) in targets)
+        {
+            if (axis < 0 || axis >= entry.Shape.Length || entry.Shape[axis] != channels)
+            {
+                throw new UsageException($"'{entry.Name}' of shape {Capacity.ShapeText(entry.Shape)} has no axis {axis} of {channels} channels to {verb} with '{first.Name}'.");
+            }
+
+            RequireValues(entry, verb);
+        }
+
+        return (int)channels;
+    }
+
+    private static Option<string> NormOption(string description, bool required) => new("--norm")
+    {
+        Description = description,
+        HelpName = "NAME",
+        Required = required,
+    };
 
     // The tensors a channel transform changes together: --param on --axis, then each NAME:AXIS of
     // --also / --divide; checked to share --param's channel count, which is returned with them.
