@@ -99,6 +99,75 @@ public class AttackTests
         model.Dispose();
     }
 
+    /// <summary>conv1 → bn1 → ReLU → conv2 (the host) → bn2 → ReLU: a post-activation block, whose bn2 absorbs the host's output transforms.</summary>
+    private sealed class PostActivation : nn.Module<Tensor, Tensor>
+    {
+        private readonly Conv2d conv1;
+        private readonly BatchNorm2d bn1;
+        private readonly Conv2d conv2;
+        private readonly BatchNorm2d bn2;
+
+        public PostActivation()
+            : base(nameof(PostActivation))
+        {
+            conv1 = nn.Conv2d(3, 16, 3, padding: 1);
+            bn1 = nn.BatchNorm2d(16);
+            conv2 = nn.Conv2d(16, 32, 3, padding: 1);
+            bn2 = nn.BatchNorm2d(32);
+            RegisterComponents();
+        }
+
+        public Conv2d Host => conv2;
+
+        public override Tensor forward(Tensor input)
+        {
+            using var scope = NewDisposeScope();
+            return nn.functional.relu(bn2.forward(conv2.forward(nn.functional.relu(bn1.forward(conv1.forward(input)))))).MoveToOuterDisposeScope();
+        }
+    }
+
+    [Fact]
+    public void ScalingAndFlippingTheHostsFiltersThroughTheBatchNormKeepTheFunctionOnRealImages()
+    {
+        torch.manual_seed(25);
+        using var model = new PostActivation();
+        var key = TestSeeds.Key("conv2.weight", [32, 16, 3, 3], 64, 25);
+        using var set = new CifarSubset("test.bin.gz", 48);
+        using var images = torch.stack(Enumerable.Range(0, 48).Select(i => set.GetTensor(i)["data"]).ToArray());
+        using (var optimizer = optim.Adam(model.parameters(), 0.01))
+        {
+            for (var step = 0; step < 30; step++)
+            {
+                using var scope = NewDisposeScope();
+                optimizer.zero_grad();
+                (model.forward(images[..32]).pow(2).mean() + EmbeddingLoss.Compute(model.Host.weight!, key)).backward();
+                optimizer.step();
+            }
+        }
+
+        using var test = images[32..];
+        model.train();
+        using var trainingBefore = model.forward(test).detach().clone();
+        model.eval();
+        using var before = model.forward(test).detach().clone();
+        var factors = ChannelScaling.Random(32, 20, seed: 1);
+        var applied = FunctionPreserving.ScaleOutputs(model, factors, ["conv2.weight", "conv2.bias"], "bn2");
+        Assert.Equal(factors, applied);
+        var flipped = SignFlip.Random(32, 0.5, seed: 2);
+        FunctionPreserving.FlipOutputs(model, flipped, ["conv2.weight", "conv2.bias"], "bn2");
+        using var after = model.forward(test).detach();
+        Assert.True(before.allclose(after, rtol: 1e-4, atol: 1e-5), $"the network's output changed by {(before - after).abs().max().ToSingle()}");
+        var flippedBits = key.Extract(model.Host.weight!).BitErrorRate;
+        Assert.True(flippedBits > 0, "half the filters flipped and scaled, yet every bit reads the same");
+
+        // In training mode the batch's own statistics scale with the filters, so the output stays too, up to ε.
+        model.train();
+        using var trainingAfter = model.forward(test).detach();
+        Assert.True(trainingBefore.allclose(trainingAfter, rtol: 1e-2, atol: 1e-3), $"the training-mode output changed by {(trainingBefore - trainingAfter).abs().max().ToSingle()}");
+        Assert.Throws<ArgumentException>(() => FunctionPreserving.FlipOutputs(model, new bool[31], ["conv2.weight"], "bn2"));
+        Assert.Throws<WatermarkException>(() => FunctionPreserving.ScaleOutputs(model, factors, ["conv2.weight"], "bn9"));
+    }
+
     [Fact]
     public void WeightAttacksMatchTheManagedMathTheCommandUses()
     {

@@ -11,8 +11,10 @@ namespace Watermark.Attacks;
 /// that carries those channels (state_dict name and the axis that indexes the channels): in a WRN's
 /// pre-activation block <c>conv1 → bn2 → relu → conv2</c>, conv1's weight and bias and bn2's weight,
 /// bias and running statistics on axis 0, and conv2's weight on axis 1. The math is Core's
-/// (<see cref="ChannelPermutation"/>, <see cref="ChannelScaling"/>), the same the <c>watermark attack</c>
-/// command applies to files.
+/// (<see cref="ChannelPermutation"/>, <see cref="ChannelScaling"/>, <see cref="SignFlip"/>,
+/// <see cref="BatchNormAbsorption"/>), the same the <c>watermark attack</c> command applies to files. Transforms
+/// that change a layer's width (NeuronClique, NeuronSplit: <see cref="DummyNeurons"/>) need a module of the new
+/// width, so they are applied to saved files (<c>watermark attack clique|split</c>) and the result loaded into it.
 /// </summary>
 public static class FunctionPreserving
 {
@@ -63,6 +65,75 @@ public static class FunctionPreserving
                 return values;
             });
         }
+    }
+
+    /// <summary>
+    /// Multiplies output filter o of a layer (every tensor in <paramref name="layer"/> on axis 0: its weight and
+    /// bias) by <paramref name="factors"/>[o] &gt; 0 and lets the batch norm right after it absorb the factors
+    /// through its running statistics (<paramref name="norm"/> is its state_dict prefix, e.g. <c>bn2</c>):
+    /// μ′ = a·μ, σ′² = a²(σ² + ε) − ε, so evaluation is unchanged (and training mode, whose batch statistics scale
+    /// with the input, up to ε). Factors too small for a channel of tiny variance are raised
+    /// (<see cref="BatchNormAbsorption.Feasible"/>); the factors applied are returned.
+    /// </summary>
+    public static float[] ScaleOutputs(nn.Module model, IReadOnlyList<float> factors, IReadOnlyList<string> layer, string norm, double epsilon = BatchNormAbsorption.DefaultEpsilon)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(factors);
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(norm);
+        var state = model.state_dict();
+        var tensors = layer.Select(name => Find(state, name)).ToList();
+        var (mean, variance) = (Find(state, $"{norm}.running_mean"), Find(state, $"{norm}.running_var"));
+        var applied = BatchNormAbsorption.Feasible(factors, Read(variance), epsilon);
+        var (newMean, newVariance) = (Read(mean), Read(variance));
+        BatchNormAbsorption.AbsorbScale(newMean, newVariance, applied, epsilon);
+        foreach (var t in tensors)
+        {
+            TensorAttacks.Rewrite(t, values =>
+            {
+                ChannelScaling.Apply(values, t.shape, 0, applied);
+                return values;
+            });
+        }
+
+        TensorAttacks.Rewrite(mean, _ => newMean);
+        TensorAttacks.Rewrite(variance, _ => newVariance);
+        return applied;
+    }
+
+    /// <summary>
+    /// Negates output filter o of a layer (every tensor in <paramref name="layer"/> on axis 0) where
+    /// <paramref name="flipped"/>[o], and lets the batch norm right after it (<paramref name="norm"/>, its state_dict
+    /// prefix) absorb the signs: γ′ = −γ and μ′ = −μ, exact in evaluation and in training mode.
+    /// </summary>
+    public static void FlipOutputs(nn.Module model, IReadOnlyList<bool> flipped, IReadOnlyList<string> layer, string norm)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(flipped);
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(norm);
+        var state = model.state_dict();
+        var tensors = layer.Select(name => Find(state, name)).ToList();
+        var (gamma, mean) = (Find(state, $"{norm}.weight"), Find(state, $"{norm}.running_mean"));
+        var (newGamma, newMean) = (Read(gamma), Read(mean));
+        BatchNormAbsorption.AbsorbFlip(newGamma, newMean, flipped);
+        foreach (var t in tensors)
+        {
+            TensorAttacks.Rewrite(t, values =>
+            {
+                SignFlip.Apply(values, t.shape, 0, flipped);
+                return values;
+            });
+        }
+
+        TensorAttacks.Rewrite(gamma, _ => newGamma);
+        TensorAttacks.Rewrite(mean, _ => newMean);
+    }
+
+    private static float[] Read(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Float32, CPU).contiguous().data<float>().ToArray();
     }
 
     private static Tensor Find(IDictionary<string, Tensor> state, string name) =>
