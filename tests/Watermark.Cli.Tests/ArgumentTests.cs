@@ -45,6 +45,12 @@ public sealed class ArgumentTests : IDisposable
     [InlineData("--divide", "bn2.weight", "attack", "rescale", "--param", "conv2.weight", "--out", "OUT")]
     [InlineData("--axis", "-1", "attack", "permute", "--param", "conv2.weight", "--out", "OUT")]
     [InlineData("--also", "conv1.bias:x", "attack", "permute", "--param", "conv2.weight", "--out", "OUT")]
+    [InlineData("--flip", "1.5", "attack", "outputs", "--norm", "bn2", "--param", "conv2.weight", "--out", "OUT")]
+    [InlineData("--scale", "0.5", "attack", "outputs", "--norm", "bn2", "--param", "conv2.weight", "--out", "OUT")]
+    [InlineData("--eps", "-1", "attack", "outputs", "--norm", "bn2", "--flip", "0.5", "--param", "conv2.weight", "--out", "OUT")]
+    [InlineData("--next", "conv3.weight", "attack", "outputs", "--norm", "bn2", "--permute", "--param", "conv2.weight", "--out", "OUT")]
+    [InlineData("--count", "1", "attack", "clique", "--producer", "conv1", "--param", "conv2.weight", "--out", "OUT")]
+    [InlineData("--count", "0", "attack", "split", "--producer", "conv1", "--param", "conv2.weight", "--out", "OUT")]
     public async Task ABadValueIsReportedBeforeAnyFileIsOpened(string option, string value, params string[] verb)
     {
         var missing = Path.Combine(folder, "no-such-model.dat");
