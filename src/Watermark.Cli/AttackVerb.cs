@@ -417,6 +417,11 @@ internal static class AttackVerb
     // Every tensor must hold values and carry as many channels on its axis as the first's axis; returns that count.
     private static int Check(IReadOnlyList<(TensorEntry Entry, int Axis)> targets, TensorEntry first, int firstAxis, string verb)
     {
+        if (firstAxis >= first.Shape.Length)
+        {
+            throw new UsageException($"'{first.Name}' of shape {Capacity.ShapeText(first.Shape)} has no axis {firstAxis} of channels to {verb}.");
+        }
+
         var channels = first.Shape[firstAxis];
         foreach (var (entry, axis) in targets)
         {

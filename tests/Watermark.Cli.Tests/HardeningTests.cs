@@ -170,7 +170,8 @@ public class HardeningTests(TrainedModels models)
     public void ZeroSizeTensorsWithHugeChannelCountsCostNothing(long channels)
     {
         var path = models.PathOf($"absurd-{Guid.NewGuid():N}.dat");
-        File.WriteAllBytes(path, Dat([new StoredTensor("w", [channels, 0, 3, 3], TensorDType.Float32, Array.Empty<byte>()), new StoredTensor("b", [channels, 0], TensorDType.Float32, Array.Empty<byte>())]));
+        StoredTensor Empty(string name, long[] shape) => new(name, [.. shape], TensorDType.Float32, Array.Empty<byte>());
+        File.WriteAllBytes(path, Dat([Empty("w", [channels, 0, 3, 3]), Empty("b", [channels, 0]), Empty("n.weight", [channels, 0]), Empty("n.bias", [channels, 0]), Empty("n.running_mean", [channels, 0]), Empty("n.running_var", [channels, 0]), Empty("p.weight", [0, 3])]));
         var before = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
         var output = models.PathOf($"absurd-out-{Guid.NewGuid():N}.dat");
@@ -180,6 +181,9 @@ public class HardeningTests(TrainedModels models)
             ["attack", "rescale", "--model", path, "--param", "w", "--axis", "0", "--divide", "b:0", "--out", output],
             ["attack", "quantize", "--model", path, "--param", "w", "--per-channel", "--out", output],
             ["attack", "prune", "--model", path, "--param", "w", "--rate", "0.5", "--out", output],
+            ["attack", "outputs", "--model", path, "--param", "w", "--norm", "n", "--scale", "20", "--flip", "0.5", "--out", output],
+            ["attack", "clique", "--model", path, "--param", "w", "--producer", "p", "--out", output],
+            ["attack", "split", "--model", path, "--param", "w", "--producer", "p", "--out", output],
         })
         {
             var run = CliRunner.Run(args);
@@ -264,6 +268,8 @@ public class HardeningTests(TrainedModels models)
             new[] { "convert", "--model", models.MarkedDat, "--out", victim },
             ["attack", "prune", "--model", models.MarkedDat, "--param", TrainedModels.Host, "--rate", "0.1", "--out", victim],
             ["attack", "permute", "--model", models.MarkedDat, "--param", "conv1.weight", "--also", "conv1.bias:0", "--also", "conv2.weight:1", "--out", victim],
+            ["attack", "outputs", "--model", models.MarkedDat, "--param", TrainedModels.Host, "--norm", "bn2", "--flip", "0.5", "--out", victim],
+            ["attack", "clique", "--model", models.MarkedDat, "--param", TrainedModels.Host, "--producer", "conv1", "--out", victim],
         })
         {
             var run = CliRunner.Run(args);
