@@ -32,8 +32,9 @@ public sealed class ResNet20Tests
     public void StateDictNamesAndShapesAreThoseOfThePyTorchNetwork()
     {
         using var model = new ResNet20();
-        var ours = model.state_dict().Select(e => $"{e.Key} [{string.Join(", ", e.Value.shape)}]").ToList();
-        var theirs = PyTorch.Value.Entries.Select(e => $"{e.Name} [{string.Join(", ", e.Shape)}]").ToList();
+        // By name: TorchSharp lists all parameters before all buffers, PyTorch module by module; loading goes by name.
+        var ours = model.state_dict().Select(e => $"{e.Key} [{string.Join(", ", e.Value.shape)}]").Order(StringComparer.Ordinal).ToList();
+        var theirs = PyTorch.Value.Entries.Select(e => $"{e.Name} [{string.Join(", ", e.Shape)}]").Order(StringComparer.Ordinal).ToList();
         Assert.Equal(116, theirs.Count); // 19 convs, 19 BNs × 5 (weight, bias, running mean and var, batches tracked), the linear layer × 2
         Assert.Equal(theirs, ours);
     }
