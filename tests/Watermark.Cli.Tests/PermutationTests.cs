@@ -1,5 +1,4 @@
 using System;
-using Watermark.Attacks;
 using Watermark.Formats;
 using Xunit;
 
@@ -8,15 +7,6 @@ namespace Watermark.Cli.Tests;
 [Collection(TrainedModelsGroup.Name)]
 public class PermutationTests(TrainedModels models)
 {
-    [Fact]
-    public void ApplyReordersTheChosenAxis()
-    {
-        float[] w = [0, 1, 2, 10, 11, 12];
-        Assert.Equal([10f, 11, 12, 0, 1, 2], ChannelPermutation.Apply(w, [2, 3], 0, [1, 0]));
-        Assert.Equal([2f, 0, 1, 12, 10, 11], ChannelPermutation.Apply(w, [2, 3], 1, [2, 0, 1]));
-        Assert.Throws<ArgumentException>(() => ChannelPermutation.Apply(w, [2, 3], 1, [1, 0]));
-    }
-
     [Fact]
     public void ReorderingTheHostsFiltersKeepsTheMark()
     {

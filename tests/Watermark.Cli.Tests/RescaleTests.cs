@@ -1,7 +1,5 @@
 using System;
-using System.Linq;
 using System.Text.Json;
-using Watermark.Attacks;
 using Watermark.Formats;
 using Xunit;
 
@@ -10,30 +8,6 @@ namespace Watermark.Cli.Tests;
 [Collection(TrainedModelsGroup.Name)]
 public class RescaleTests(TrainedModels models)
 {
-    [Fact]
-    public void ApplyScalesTheChosenAxis()
-    {
-        float[] w = [1, 2, 3, 10, 20, 30];
-        ChannelScaling.Apply(w, [2, 3], 0, [2f, 0.5f]);
-        Assert.Equal([2f, 4, 6, 5, 10, 15], w);
-        ChannelScaling.Apply(w, [2, 3], 1, [2f, 4f, 0.5f], divide: true);
-        Assert.Equal([1f, 1, 12, 2.5f, 2.5f, 30], w);
-        Assert.Throws<ArgumentException>(() => ChannelScaling.Apply(w, [2, 3], 1, [1f, 2f]));
-        Assert.Throws<ArgumentException>(() => ChannelScaling.Apply(w, [2, 3], 0, [1f, -2f]));
-    }
-
-    [Fact]
-    public void FactorsAreLogUniformInTheRangeAndRepeatFromTheSeed()
-    {
-        var factors = ChannelScaling.Random(10_000, 20, seed: 3);
-        Assert.All(factors, f => Assert.InRange(f, 1 / 20f, 20f));
-        Assert.InRange(factors.Average(f => Math.Log(f)), -0.05, 0.05);
-        Assert.InRange(factors.Count(f => f > 1), 4_800, 5_200);
-        Assert.Equal(factors, ChannelScaling.Random(10_000, 20, seed: 3));
-        Assert.NotEqual(factors, ChannelScaling.Random(10_000, 20, seed: 4));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ChannelScaling.Random(4, 0.5, seed: 3));
-    }
-
     [Fact]
     public void RescalingTheHostsInputChannelsKeepsTheFunctionAndMovesTheMark()
     {
