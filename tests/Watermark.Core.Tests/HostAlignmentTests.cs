@@ -148,6 +148,30 @@ public class HostAlignmentTests
     }
 
     [Fact]
+    public void DeadChannelsAreNotMergedAsCopies()
+    {
+        // A dead channel (γ ≈ 0, β < 0: its ReLU never opens) has a signature made of its bias term alone, so
+        // dead channels are parallel as a whole; a fine-tuned WRN-10-2 had five such channels in
+        // g2.block0.bn2, and merging them left fewer channels than the reference (an error). Copies are
+        // parallel in the filter part as well; dead channels' tiny filters are not.
+        var key = Key(6);
+        var reference = SyntheticLayer.Create(Outputs, Inputs, 3, seed: 61, key);
+        var random = new Random(62);
+        long[] convShape = [Inputs, 16, 3, 3];
+        var conv = Enumerable.Range(0, Inputs * 16 * 9).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        var gamma = Enumerable.Range(0, Inputs).Select(c => c < 5 ? 0.0005f + (0.0001f * c) : (float)(0.3 + (0.7 * random.NextDouble()))).ToArray();
+        var beta = Enumerable.Range(0, Inputs).Select(c => c < 5 ? -0.05f - (0.01f * c) : (float)(random.NextDouble() - 0.5)).ToArray();
+        var mean = Enumerable.Range(0, Inputs).Select(_ => (float)(random.NextDouble() * 0.1)).ToArray();
+        var variance = Enumerable.Range(0, Inputs).Select(_ => (float)(0.5 + random.NextDouble())).ToArray();
+        var signature = ProducerSignature.FromConvBatchNorm(conv, convShape, gamma, beta, mean, variance);
+
+        var result = HostAlignment.Align(reference.Host, reference.Shape, reference.Host, reference.Shape, signature, signature);
+        Assert.Empty(result.MergedGroups);
+        Assert.Equal(Enumerable.Range(0, Inputs), result.InputMatch);
+        Assert.Equal(0, BitErrorRate(key, [.. result.AlignedWeight]));
+    }
+
+    [Fact]
     public void CliquesAndDummyFiltersAreDroppedWithoutProducerSignatures()
     {
         var key = Key(5);

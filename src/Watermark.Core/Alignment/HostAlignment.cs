@@ -371,7 +371,7 @@ public static class HostAlignment
         {
             for (var b = a + 1; b < s.Inputs; b++)
             {
-                if (cosines[(a * s.Inputs) + b] >= threshold)
+                if (cosines[(a * s.Inputs) + b] >= threshold && PartsParallel(producer, a, b, threshold))
                 {
                     parent[Find(b)] = Find(a);
                 }
@@ -590,6 +590,39 @@ public static class HostAlignment
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Whether channels <paramref name="a"/> and <paramref name="b"/> are parallel in every part of their
+    /// signature that has more than one value. A dead channel (γ ≈ 0 and β &lt; 0: its ReLU never opens) has a
+    /// signature made of its bias term alone, so all dead channels look parallel as a whole; a fine-tuned
+    /// WRN-10-2 had five in g2.block0.bn2, and merging them left fewer channels than the reference. Copies
+    /// (NeuronSplit, NeuronClique) are parallel in the filter part too; dead channels' tiny filters are not.
+    /// </summary>
+    private static bool PartsParallel(ProducerSignature producer, int a, int b, double threshold)
+    {
+        foreach (var (offset, length) in producer.Segments)
+        {
+            if (length < 2)
+            {
+                continue;
+            }
+
+            var x = producer.Row(a).Slice(offset, length);
+            var y = producer.Row(b).Slice(offset, length);
+            var (nx, ny) = (Norm(x), Norm(y));
+            if (nx == 0 && ny == 0)
+            {
+                continue;
+            }
+
+            if (nx == 0 || ny == 0 || Dot(x, y) / (nx * ny) < threshold)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static double[] Normalized(ProducerSignature signature)

@@ -25,11 +25,12 @@ public sealed class ProducerSignature
 {
     private readonly double[] _values;
 
-    private ProducerSignature(double[] values, int channels, int length)
+    private ProducerSignature(double[] values, int channels, int length, (int Offset, int Length)[] segments)
     {
         _values = values;
         Channels = channels;
         Length = length;
+        Segments = segments;
     }
 
     /// <summary>
@@ -62,6 +63,7 @@ public sealed class ProducerSignature
 
         Length = checked((int)length);
         _values = new double[checked((long)Channels * Length)];
+        var segments = new (int Offset, int Length)[tensors.Count];
         var offset = 0;
         for (var t = 0; t < tensors.Count; t++)
         {
@@ -81,9 +83,11 @@ public sealed class ProducerSignature
                 }
             }
 
+            segments[t] = (offset, run);
             offset += run;
         }
 
+        Segments = segments;
         CheckFinite();
     }
 
@@ -157,10 +161,16 @@ public sealed class ProducerSignature
             row[layout.Inner] = (a * ((convBias.IsEmpty ? 0 : convBias[c]) - runningMean[c])) + beta[c];
         }
 
-        var signature = new ProducerSignature(values, channels, length);
+        var signature = new ProducerSignature(values, channels, length, [(0, layout.Inner), (layout.Inner, 1)]);
         signature.CheckFinite();
         return signature;
     }
+
+    /// <summary>
+    /// The parts of a channel's vector that come from different sources (one per tensor; the filter and the
+    /// bias term of <see cref="FromConvBatchNorm"/>): copies are parallel in every part, not only as a whole.
+    /// </summary>
+    internal (int Offset, int Length)[] Segments { get; }
 
     /// <summary>Channel <paramref name="channel"/>'s vector.</summary>
     internal ReadOnlySpan<double> Row(int channel) => _values.AsSpan(channel * Length, Length);
