@@ -120,7 +120,11 @@ internal static class VerifyVerb
         text.AppendLine(result.Plain is { } plain
             ? FormattableString.Invariant($"plain:     {plain.Matched}/{plain.Bits} bits, BER {plain.BitErrorRate:0.000}, p = {plain.PValue} → {(plain.IsPresent ? "present" : "absent")}")
             : $"plain:     the key cannot be applied as the file is ({result.PlainUnusable})");
-        text.AppendLine(CultureInfo.InvariantCulture, $"aligned:   {result.Aligned.Matched}/{result.Aligned.Bits} bits, BER {result.Aligned.BitErrorRate:0.000}, p = {result.Aligned.PValue}{(result.IsConfident ? string.Empty : " (not counted: the alignment is not confident)")}");
+        // Aligning pulls any model's bits towards the reference's mark (docs/alignment.md, "Null after alignment":
+        // untrained WRNs reach p = 1e-17 after alignment), so a p-value is printed only behind the confidence gate.
+        text.AppendLine(result.IsConfident
+            ? FormattableString.Invariant($"aligned:   {result.Aligned.Matched}/{result.Aligned.Bits} bits, BER {result.Aligned.BitErrorRate:0.000}, p = {result.Aligned.PValue} (binomial, behind the confidence gate)")
+            : FormattableString.Invariant($"aligned:   {result.Aligned.Matched}/{result.Aligned.Bits} bits, BER {result.Aligned.BitErrorRate:0.000}, no p-value (not counted: the alignment is not confident, and aligning an unrelated model to the marked reference biases its bits towards the mark)"));
         foreach (var (slot, alignment) in result.Aligned.Slots.Zip(result.Alignments))
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"alignment of {slot.Parameter}:");
@@ -131,7 +135,7 @@ internal static class VerifyVerb
         }
 
         var verdict = result.IsPresent
-            ? FormattableString.Invariant($"PRESENT: p = {(result.Plain?.IsPresent == true ? result.Plain.PValue : result.Aligned.PValue)} ≤ alpha = {AlphaText(result.Aligned.Alpha)}{(result.Plain?.IsPresent == true ? string.Empty : " after a confident alignment")}")
+            ? FormattableString.Invariant($"PRESENT: p = {(result.Plain?.IsPresent == true ? result.Plain.PValue : result.Aligned.PValue)} ≤ alpha = {AlphaText(result.Aligned.Alpha)}{(result.Plain?.IsPresent == true ? string.Empty : " after a confident alignment (the binomial bound holds under the confidence gate, which no model that never saw the key opened: docs/alignment.md)")}")
             : FormattableString.Invariant($"absent: no p-value at most alpha = {AlphaText(result.Aligned.Alpha)}{(result.IsConfident ? string.Empty : " (the aligned bits count only after a confident alignment)")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {verdict}");
         foreach (var slot in result.Aligned.Slots)
