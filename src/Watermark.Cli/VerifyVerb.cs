@@ -121,9 +121,10 @@ internal static class VerifyVerb
             ? FormattableString.Invariant($"plain:     {plain.Matched}/{plain.Bits} bits, BER {plain.BitErrorRate:0.000}, p = {plain.PValue} → {(plain.IsPresent ? "present" : "absent")}")
             : $"plain:     the key cannot be applied as the file is ({result.PlainUnusable})");
         // Aligning pulls any model's bits towards the reference's mark (docs/alignment.md, "Null after alignment":
-        // untrained WRNs reach p = 1e-17 after alignment), so a p-value is printed only behind the confidence gate.
+        // untrained WRNs reach p = 1e-17 after alignment): no p-value without a confident alignment, and with one
+        // the binomial p is shown as such while the verdict rests on the calibrated BER bound.
         text.AppendLine(result.IsConfident
-            ? FormattableString.Invariant($"aligned:   {result.Aligned.Matched}/{result.Aligned.Bits} bits, BER {result.Aligned.BitErrorRate:0.000}, p = {result.Aligned.PValue} (binomial, behind the confidence gate)")
+            ? FormattableString.Invariant($"aligned:   {result.Aligned.Matched}/{result.Aligned.Bits} bits, BER {result.Aligned.BitErrorRate:0.000}, binomial p = {result.Aligned.PValue} (not a valid bound after alignment; the verdict uses the calibrated BER bound {result.AlignedBitErrorRateBound})")
             : FormattableString.Invariant($"aligned:   {result.Aligned.Matched}/{result.Aligned.Bits} bits, BER {result.Aligned.BitErrorRate:0.000}, no p-value (not counted: the alignment is not confident, and aligning an unrelated model to the marked reference biases its bits towards the mark)"));
         foreach (var (slot, alignment) in result.Aligned.Slots.Zip(result.Alignments))
         {
@@ -135,8 +136,12 @@ internal static class VerifyVerb
         }
 
         var verdict = result.IsPresent
-            ? FormattableString.Invariant($"PRESENT: p = {(result.Plain?.IsPresent == true ? result.Plain.PValue : result.Aligned.PValue)} ≤ alpha = {AlphaText(result.Aligned.Alpha)}{(result.Plain?.IsPresent == true ? string.Empty : " after a confident alignment (the binomial bound holds under the confidence gate, which no model that never saw the key opened: docs/alignment.md)")}")
-            : FormattableString.Invariant($"absent: no p-value at most alpha = {AlphaText(result.Aligned.Alpha)}{(result.IsConfident ? string.Empty : " (the aligned bits count only after a confident alignment)")}");
+            ? (result.Plain?.IsPresent == true
+                ? FormattableString.Invariant($"PRESENT: p = {result.Plain.PValue} ≤ alpha = {AlphaText(result.Aligned.Alpha)}")
+                : FormattableString.Invariant($"PRESENT after a confident alignment: aligned BER {result.Aligned.BitErrorRate:0.000} ≤ {result.AlignedBitErrorRateBound}, a calibrated bound rather than the binomial one (half the lowest BER of 28 models that never saw the key, aligned to a marked reference: docs/alignment.md)"))
+            : result.IsConfident && result.Aligned.IsPresent
+                ? FormattableString.Invariant($"absent: aligned BER {result.Aligned.BitErrorRate:0.000} > {result.AlignedBitErrorRateBound}, the calibrated bound for aligned bits (the binomial p is not valid after alignment: docs/alignment.md)")
+                : FormattableString.Invariant($"absent: no p-value at most alpha = {AlphaText(result.Aligned.Alpha)}{(result.IsConfident ? string.Empty : " (the aligned bits count only after a confident alignment)")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {verdict}");
         foreach (var slot in result.Aligned.Slots)
         {
@@ -157,6 +162,7 @@ internal static class VerifyVerb
             json.WriteStartObject();
             json.WriteBoolean("present", result.IsPresent);
             json.WriteBoolean("confident", result.IsConfident);
+            json.WriteNumber("alignedBerBound", result.AlignedBitErrorRateBound);
             json.WriteNumber("alpha", result.Aligned.Alpha);
             json.WritePropertyName("reference");
             WriteVerdict(json, result.Reference);

@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using Watermark;
+using Watermark.Alignment;
 
 namespace WideResNet.Experiments;
 
@@ -81,17 +82,25 @@ internal static class Report
     {
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Preset `{result.Preset}` ({result.Network}), seed {result.Seed}, finished {result.Finished:yyyy-MM-dd}; reproduce with `{result.Command}`.");
-        md.AppendLine();
-        md.AppendLine("| setting | test error (ours) | test error (paper, WRN-10-4, 200 epochs) | E_R | BER | p-value | minutes |");
-        md.AppendLine("|---|---|---|---|---|---|---|");
-        foreach (var row in result.Rows)
+        if (result.Rows.Count > 0)
         {
-            var error = double.IsNaN(row.TestError) ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100 * row.TestError:F2}%");
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Setting} | {error} | {(row.PaperTestError is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F2}%") : "–")} | {row.EmbeddingLoss:0.####} | {row.BitErrorRate:0.000} | {row.PValue} | {row.Minutes:F1} |");
+            md.AppendLine();
+            md.AppendLine("| setting | test error (ours) | test error (paper, WRN-10-4, 200 epochs) | E_R | BER | p-value | minutes |");
+            md.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var row in result.Rows)
+            {
+                var error = double.IsNaN(row.TestError) ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100 * row.TestError:F2}%");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Setting} | {error} | {(row.PaperTestError is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F2}%") : "–")} | {row.EmbeddingLoss:0.####} | {row.BitErrorRate:0.000} | {row.PValue} | {row.Minutes:F1} |");
+            }
+
+            md.AppendLine();
+            md.AppendLine("E_R, BER and p are measured with the run's key (for unmarked runs: the key the marked run used, so they show the null case).");
         }
 
-        md.AppendLine();
-        md.AppendLine("E_R, BER and p are measured with the run's key (for unmarked runs: the key the marked run used, so they show the null case).");
+        if (result.Aligned is { } aligned)
+        {
+            AlignedSection(md, aligned);
+        }
         foreach (var note in result.Notes)
         {
             md.AppendLine();
@@ -103,6 +112,61 @@ internal static class Report
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"![{figure}]({figure})");
         }
+    }
+
+    // verify --reference results (AlignNull): a table per group, then the summary over the null models.
+    private static void AlignedSection(StringBuilder md, List<AlignedRow> rows)
+    {
+        static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+        static double Confidence(AlignedRow r) => Math.Min(r.MeanInputCosine, r.MeanOutputCosine);
+        foreach (var group in rows.Select(r => r.Group).Distinct())
+        {
+            var members = rows.Where(r => r.Group == group).ToList();
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"**{group}** ({members.Select(r => r.Model).Distinct().Count()} models)");
+            md.AppendLine();
+            md.AppendLine("| model | how it came about | signatures | plain bits | plain BER | plain log10 p | aligned bits | aligned BER | aligned log10 p | mean cos in / out | confident | verdict |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+            string? last = null;
+            foreach (var r in members)
+            {
+                var first = r.Model != last;
+                last = r.Model;
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {(first ? r.Model : string.Empty)} | {(first ? r.Detail : string.Empty)} | {r.Signatures} | {r.PlainMatched}/{r.Bits} | {F(r.PlainBer, "0.000")} | {F(r.PlainLog10P, "0.0")} | {r.AlignedMatched}/{r.Bits} | {F(r.AlignedBer, "0.000")} | {F(r.AlignedLog10P, "0.0")} | {F(r.MeanInputCosine, "0.000")} / {F(r.MeanOutputCosine, "0.000")} | {(r.Confident ? "yes" : "no")} | {(r.Present ? "PRESENT" : "absent")} |");
+            }
+        }
+
+        var nulls = rows.Where(r => r.Group != AlignNull.Positive).ToList();
+        var positives = rows.Where(r => r.Group == AlignNull.Positive).ToList();
+        if (nulls.Count == 0)
+        {
+            return;
+        }
+
+        string Name(AlignedRow r) => $"{r.Model} ({r.Signatures})";
+        var top = nulls.MaxBy(Confidence)!;
+        var smallest = nulls.MinBy(r => r.AlignedLog10P)!;
+        var smallestPlain = nulls.MinBy(r => r.PlainLog10P)!;
+        var confident = nulls.Where(r => r.Confident).ToList();
+        var flagged = nulls.Where(r => r.Present).ToList();
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"**Summary** over {nulls.Select(r => r.Model).Distinct().Count()} null models ({nulls.Count} checks; confidence = the smaller of the two mean cosines, the gate opens at {F(AlignmentOptions.Default.ConfidenceThreshold, "0.0#")}):");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"- highest confidence among the nulls: {F(Confidence(top), "0.000")} ({Name(top)})");
+        if (positives.Count > 0)
+        {
+            var weakest = positives.MinBy(Confidence)!;
+            md.AppendLine(CultureInfo.InvariantCulture, $"- lowest confidence among the positives: {F(Confidence(weakest), "0.000")} ({Name(weakest)}); positives present after alignment: {positives.Count(r => r.Present)} of {positives.Count}");
+        }
+
+        md.AppendLine(CultureInfo.InvariantCulture, $"- smallest aligned p among the nulls: 10^{F(smallest.AlignedLog10P, "0.0")} ({Name(smallest)}, {smallest.AlignedMatched}/{smallest.Bits} bits); smallest plain p: 10^{F(smallestPlain.PlainLog10P, "0.0")} ({Name(smallestPlain)})");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- mean BER of the nulls: plain {F(nulls.Average(r => r.PlainBer), "0.000")}, aligned {F(nulls.Average(r => r.AlignedBer), "0.000")}; host alone {F(nulls.Where(r => r.Signatures == "host").Average(r => r.AlignedBer), "0.000")}, with the producer {F(nulls.Where(r => r.Signatures != "host").Average(r => r.AlignedBer), "0.000")}");
+        md.AppendLine(confident.Count == 0
+            ? "- confident null alignments: none, so no null model's aligned bits were counted"
+            : string.Create(CultureInfo.InvariantCulture, $"- confident null alignments: {confident.Count}; smallest aligned p among them: 10^{F(confident.Min(r => r.AlignedLog10P), "0.0")}"));
+        md.AppendLine(flagged.Count == 0
+            ? "- null models flagged PRESENT: none"
+            : $"- null models flagged PRESENT: {string.Join(", ", flagged.Select(Name))}");
     }
 
     private static void WriteText(string path, string text) =>

@@ -28,7 +28,10 @@ namespace WideResNet.Experiments;
 /// <param name="Teacher">A finished run whose soft predictions replace the labels (distillation), or null.</param>
 /// <param name="KeySeed">Seed the key is derived from (default: <paramref name="Seed"/>); runs that share it share the key.</param>
 /// <param name="HostWeightDecay">Weight decay of the host weight when it differs from the preset's (<see cref="TrainingOptions.HostWeightDecay"/>).</param>
-internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null, double? HostWeightDecay = null);
+/// <param name="Epochs">A run's own, shorter length (milestones scaled), e.g. the many null models of <see cref="AlignNull"/>; null: the preset's (or <c>--epochs</c>).</param>
+/// <param name="TrainImages">Train on the first this many training images only (a short run); null: all.</param>
+/// <param name="TestImages">Test on the first this many test images only; null: all.</param>
+internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null, double? HostWeightDecay = null, int? Epochs = null, int? TrainImages = null, int? TestImages = null);
 
 /// <summary>What a run produced; stored as run.json beside model.dat.</summary>
 internal sealed record RunResult(
@@ -125,8 +128,8 @@ internal sealed class Runner(Settings settings)
         return model;
     }
 
-    /// <summary>How many epochs <paramref name="spec"/> trains (Caltech-101 runs get the preset's own count).</summary>
-    public int Epochs(RunSpec spec) => settings.Preset.EpochsOn(spec.Dataset, settings.Epochs);
+    /// <summary>How many epochs <paramref name="spec"/> trains (its own length if it has one; Caltech-101 runs get the preset's own count).</summary>
+    public int Epochs(RunSpec spec) => spec.Epochs ?? settings.Preset.EpochsOn(spec.Dataset, settings.Epochs);
 
     // The weights a run starts from or distils: a run is trained again when one of them is newer than it.
     private IEnumerable<string> Prerequisites(RunSpec spec) =>
@@ -163,6 +166,16 @@ internal sealed class Runner(Settings settings)
 
         Directory.CreateDirectory(folder);
         var (train, test) = Data(spec.Dataset);
+        if (spec.TrainImages is { } images && images < train.Count)
+        {
+            train = train.Take(images);
+        }
+
+        if (spec.TestImages is { } tested && tested < test.Count)
+        {
+            test = test.Take(tested);
+        }
+
         torch.manual_seed((long)spec.Seed);
         using var model = new Model.WideResNet(settings.Preset.Depth, settings.Preset.Widen, train.Classes);
         if (spec.StartFrom is not null)

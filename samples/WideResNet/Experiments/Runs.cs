@@ -15,4 +15,10 @@ internal static class Runs
     /// <summary>Table 8's attack: fine-tuning the marked run on CIFAR-10 without the regularizer, lr reset to 0.1.</summary>
     public static RunSpec FineTuneAttack(ulong seed, RunSpec marked) =>
         new($"{marked.Name}-ft-attack", seed + 20, "cifar10", Embed: false, StartFrom: marked.Name, KeySeed: seed);
+
+    /// <summary>A short unmarked CIFAR-10 run: <paramref name="epochs"/> epochs over the first <paramref name="images"/> training images, tested on the first 2,000 test images (a null model: trained on the task, never saw a key).</summary>
+    public static RunSpec ShortNone(ulong seed, int epochs, int images) => new($"cifar-none-s{seed}-e{epochs}-n{images}", seed, "cifar10", Embed: false, Epochs: epochs, TrainImages: images, TestImages: 2000);
+
+    /// <summary>A short CIFAR-10 run like <see cref="ShortNone"/>, marked with its own seed's 256-bit random key in conv2.</summary>
+    public static RunSpec ShortMarked(ulong seed, int epochs, int images) => new($"cifar-random-s{seed}-e{epochs}-n{images}", seed, "cifar10", Embed: true, Epochs: epochs, TrainImages: images, TestImages: 2000);
 }
