@@ -193,6 +193,15 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void OptionsHaveFromScratchAndFineTunePresetsAndSayWhatTheyAre()
+    {
+        Assert.Equal(new TrainingOptions().ToString(), TrainingOptions.Paper.ToString()); // the defaults are the paper's
+        Assert.Equal("200 epochs, SGD lr 0.1 (× 0.2 at 60, 120, 160), momentum 0.9 (Nesterov), weight decay 0.0005, seed 1", TrainingOptions.Paper.ToString());
+        Assert.Equal("10 epochs, SGD lr 0.01 (× 0.2 at 5, 8), momentum 0.9 (Nesterov), weight decay 0.0005, seed 1", TrainingOptions.FineTune.ToString());
+        Assert.Equal("3 epochs, SGD lr 0.05, momentum 0, weight decay 0, host weight decay 0, seed 2", new TrainingOptions { Epochs = 3, LearningRate = 0.05, Milestones = [], Momentum = 0, Nesterov = false, WeightDecay = 0, HostWeightDecay = 0, Seed = 2 }.ToString());
+    }
+
+    [Fact]
     public void EmbeddingWithoutTrainingMovesOnlyTheHostAndNeedsALargeLambda()
     {
         using var model = Fresh(9);
