@@ -3,7 +3,9 @@
 # median and best wall time and peak resident memory over RUNS runs (default 20), measured with
 # GNU time, for the framework-dependent build (`dotnet watermark.dll`) and the NativeAOT binary.
 # When python3 can import torch, the same check in PyTorch (load the state_dict, filter mean,
-# projection) runs beside it on the same weights. Usage: bench/verify-speed.sh [--no-aot]
+# projection) runs beside it on the same weights. `verify --reference` (issue #17) is timed on a copy of
+# a marked checkpoint whose host's input channels were permuted with the producer conv and batch norm:
+# plain verify says absent there, the aligned check present. Usage: bench/verify-speed.sh [--no-aot]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-20}
@@ -18,13 +20,21 @@ dotnet run --project bench/VerifySpeed -c Release -- "$work/wrn.dat"
 cli=(dotnet src/Watermark.Cli/bin/Release/net10.0/watermark.dll)
 "${cli[@]}" keygen --model "$work/wrn.dat" --param g2.block0.conv2.weight --bits 256 --out "$work/key.json" >/dev/null
 
-# Random weights never carry the mark: each run must end in exit code 1 (absent), never 2.
+# The reference for --reference carries the key's mark; the suspect is it with conv2's input channels
+# permuted together with conv1's filters and bn2 (the function is unchanged).
+dotnet run --project bench/VerifySpeed -c Release -- mark "$work/wrn.dat" "$work/key.json" "$work/marked.dat" >/dev/null
+b=g2.block0
+"${cli[@]}" attack permute --model "$work/marked.dat" --param $b.conv1.weight --also $b.bn2.weight:0 --also $b.bn2.bias:0 \
+  --also $b.bn2.running_mean:0 --also $b.bn2.running_var:0 --also $b.conv2.weight:1 --seed 1 --out "$work/suspect.dat" >/dev/null
+
+# Random weights never carry the mark: each run must end in exit code 1 (absent), never 2; the aligned
+# check of the permuted copy must end in 0 (EXPECT=0).
 measure() {
   local label=$1
   shift
-  local rc=0
+  local rc=0 expect=${EXPECT:-1}
   "$@" >/dev/null 2>&1 || rc=$?
-  [ "$rc" -eq 1 ] || { echo "error: '$*' exited with $rc, expected 1 (absent)" >&2; exit 2; }
+  [ "$rc" -eq "$expect" ] || { echo "error: '$*' exited with $rc, expected $expect" >&2; exit 2; }
   for _ in $(seq "$runs"); do
     # Wall time from bash's microsecond clock (GNU time rounds to 10 ms); peak RSS from GNU time.
     local start=$EPOCHREALTIME
@@ -38,10 +48,19 @@ measure() {
 }
 
 args=(verify --model "$work/wrn.dat" --key "$work/key.json")
+suspect=(verify --model "$work/suspect.dat" --key "$work/key.json")
+reference=(verify --model "$work/suspect.dat" --key "$work/key.json" --reference "$work/marked.dat")
+producer=("${reference[@]}" --producer $b.conv1.weight,$b.bn2)
 measure "watermark (dotnet watermark.dll)" "${cli[@]}" "${args[@]}"
+measure "  permuted copy, plain" "${cli[@]}" "${suspect[@]}"
+EXPECT=0 measure "  permuted copy, --reference" "${cli[@]}" "${reference[@]}"
+EXPECT=0 measure "  permuted copy, --reference --producer" "${cli[@]}" "${producer[@]}"
 if [ "$aot" -eq 1 ]; then
   dotnet publish src/Watermark.Cli -c Release -r linux-x64 -p:PublishAot=true -nologo -v q -o "$work/aot" >/dev/null
   measure "watermark (NativeAOT)" "$work/aot/watermark" "${args[@]}"
+  measure "  permuted copy, plain" "$work/aot/watermark" "${suspect[@]}"
+  EXPECT=0 measure "  permuted copy, --reference" "$work/aot/watermark" "${reference[@]}"
+  EXPECT=0 measure "  permuted copy, --reference --producer" "$work/aot/watermark" "${producer[@]}"
 fi
 
 # The first Python that imports torch: $PYTHON, python3 on PATH, then Debian's (apt-get install python3-torch).
