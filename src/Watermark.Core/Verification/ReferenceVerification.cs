@@ -121,7 +121,21 @@ public static class ReferenceVerification
             throw new ArgumentOutOfRangeException(nameof(options), options.AlignedBitErrorRateBound, "The aligned BER bound lies in [0, 0.5), e.g. 0.117.");
         }
 
-        var referenceResult = keyring.Verify(reference, alpha);
+        // Checked before any value is read, as plain verification does.
+        if (!(alpha > 0 && alpha < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "The false-positive bound alpha must lie in (0, 1), e.g. 1e-6.");
+        }
+
+        // Each host is read once: its values serve the reference's (or the plain) verdict and the alignment.
+        var referenceHosts = new List<(TensorEntry Entry, float[] Values)>(keyring.Slots.Length);
+        foreach (var key in keyring.Slots)
+        {
+            var entry = reference.FindHost(key);
+            referenceHosts.Add((entry, reference.ReadFloat32(entry)));
+        }
+
+        var referenceResult = new VerificationResult([.. keyring.Slots.Select((key, i) => Extractor.Extract(key, referenceHosts[i].Values, referenceHosts[i].Entry.Shape))], alpha);
         if (!referenceResult.IsPresent)
         {
             throw new WatermarkException($"The reference '{reference.Source}' does not carry the key's mark ({referenceResult.Matched}/{referenceResult.Bits} bits, p = {referenceResult.PValue}); give the original marked model as --reference, or check that the key file belongs to it.");
@@ -135,26 +149,32 @@ public static class ReferenceVerification
             }
         }
 
-        VerificationResult? plain = null;
         string? unusable = null;
-        try
-        {
-            plain = keyring.Verify(suspect, alpha);
-        }
-        catch (WatermarkException e)
-        {
-            unusable = e.Message; // e.g. dummy channels changed the host's shape: only the aligned verdict can speak
-        }
-
+        var plainSlots = new List<SlotVerification>(keyring.Slots.Length);
         var alignments = ImmutableArray.CreateBuilder<AlignmentResult>(keyring.Slots.Length);
         var slots = new List<SlotVerification>(keyring.Slots.Length);
-        foreach (var key in keyring.Slots)
+        for (var i = 0; i < keyring.Slots.Length; i++)
         {
-            var referenceHost = reference.FindHost(key);
+            var key = keyring.Slots[i];
+            var (referenceHost, referenceValues) = referenceHosts[i];
             var suspectHost = suspect.Find(key.Parameter, "The key file names it: check that the suspect is a copy of this model.");
             if (!suspectHost.DType.IsReal() || suspectHost.Shape.Length != referenceHost.Shape.Length)
             {
                 throw new WatermarkException($"Slot '{key.Parameter}': '{suspect.Source}' holds it as {suspectHost.DTypeName} {Capacity.ShapeText(suspectHost.Shape)}, which cannot be aligned to the reference's {Capacity.ShapeText(referenceHost.Shape)}.");
+            }
+
+            var suspectValues = suspect.ReadFloat32(suspectHost);
+            if (unusable is null)
+            {
+                try
+                {
+                    suspect.FindHost(key); // the plain check's shape rule and message
+                    plainSlots.Add(Extractor.Extract(key, suspectValues, suspectHost.Shape));
+                }
+                catch (WatermarkException e)
+                {
+                    unusable = e.Message; // e.g. dummy channels changed the host's shape: only the aligned verdict can speak
+                }
             }
 
             ProducerSignature? referenceProducer = null, suspectProducer = null;
@@ -165,13 +185,14 @@ public static class ReferenceVerification
             }
 
             var alignment = HostAlignment.Align(
-                reference.ReadFloat32(referenceHost), referenceHost.Shape,
-                suspect.ReadFloat32(suspectHost), suspectHost.Shape,
+                referenceValues, referenceHost.Shape,
+                suspectValues, suspectHost.Shape,
                 referenceProducer, suspectProducer, options.Alignment);
             alignments.Add(alignment);
             slots.Add(Extractor.Extract(key, alignment.AlignedWeight.AsSpan(), alignment.Shape));
         }
 
+        var plain = unusable is null ? new VerificationResult(plainSlots, alpha) : null;
         return new ReferenceVerificationResult(referenceResult, plain, unusable, new VerificationResult(slots, alpha), alignments.MoveToImmutable(), options.AlignedBitErrorRateBound);
     }
 
