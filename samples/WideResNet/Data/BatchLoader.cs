@@ -160,26 +160,7 @@ public sealed class BatchLoader : ITrainingData
         return result;
     }
 
-    private int[] Order(int epoch)
-    {
-        var order = new int[data.Count];
-        for (var i = 0; i < order.Length; i++)
-        {
-            order[i] = i;
-        }
-
-        if (shuffle)
-        {
-            var random = new SplitMix64(SplitMix64.Mix(seed, (ulong)epoch));
-            for (var i = order.Length - 1; i > 0; i--)
-            {
-                var j = random.Below(i + 1);
-                (order[i], order[j]) = (order[j], order[i]);
-            }
-        }
-
-        return order;
-    }
+    private int[] Order(int epoch) => SplitMix64.Order(data.Count, shuffle, seed, epoch);
 
     private async Task Produce(int[] order, int epoch, ChannelWriter<(float[], long[])> writer, CancellationToken cancellation)
     {

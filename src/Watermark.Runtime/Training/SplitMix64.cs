@@ -1,3 +1,5 @@
+using System;
+
 namespace Watermark.Training;
 
 /// <summary>
@@ -24,6 +26,32 @@ public struct SplitMix64(ulong seed) : System.IEquatable<SplitMix64>
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
+    }
+
+    /// <summary>
+    /// 0..count−1 in the order of epoch <paramref name="epoch"/> (Fisher–Yates drawn from (seed, epoch)), or in
+    /// order when <paramref name="shuffle"/> is false: the same permutation on every machine.
+    /// </summary>
+    public static int[] Order(int count, bool shuffle, ulong seed, int epoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var order = new int[count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        if (shuffle)
+        {
+            var random = new SplitMix64(Mix(seed, (ulong)epoch));
+            for (var i = order.Length - 1; i > 0; i--)
+            {
+                var j = random.Below(i + 1);
+                (order[i], order[j]) = (order[j], order[i]);
+            }
+        }
+
+        return order;
     }
 
     /// <summary>An integer in [0, bound) (multiply-shift; the bias is below 2^−32 for our bounds).</summary>

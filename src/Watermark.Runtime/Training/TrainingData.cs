@@ -119,7 +119,12 @@ public static class TrainingData
                 throw new WatermarkException("The dataset is empty; training needs at least one example.");
             }
 
-            var order = Order(count, epoch);
+            if (count > int.MaxValue)
+            {
+                throw new WatermarkException($"The dataset has {count} examples; TrainingData.FromDataset shuffles at most {int.MaxValue}: give the trainer your own ITrainingData.");
+            }
+
+            var order = SplitMix64.Order((int)count, shuffle, seed, epoch);
             var items = new List<T>(batchSize);
             for (long start = 0; start < count; start += batchSize)
             {
@@ -133,28 +138,6 @@ public static class TrainingData
 
                 yield return collate(items, device);
             }
-        }
-
-        // Fisher–Yates with SplitMix64: the same permutation on every machine for (seed, epoch).
-        private long[] Order(long count, int epoch)
-        {
-            var order = new long[count];
-            for (long i = 0; i < count; i++)
-            {
-                order[i] = i;
-            }
-
-            if (shuffle)
-            {
-                var random = new SplitMix64(SplitMix64.Mix(seed, (ulong)epoch));
-                for (var i = count - 1; i > 0; i--)
-                {
-                    var j = (long)(random.Next() % (ulong)(i + 1));
-                    (order[i], order[j]) = (order[j], order[i]);
-                }
-            }
-
-            return order;
         }
     }
 
