@@ -3,7 +3,7 @@
 # eng/fuzz/Watermark.Fuzz through SharpFuzz, with Watermark.Core instrumented, for a set time; every
 # input that crashes or hangs is replayed, grouped by bug, and the smallest per new bug is kept in the
 # corpus the tests replay. Exit 0: nothing found; 1: crashes or hangs found; 64: usage.
-#   eng/fuzz.sh TARGET [SECONDS]    TARGET: dat | safetensors | onnx | detect | keyfile | all (default 300 s each)
+#   eng/fuzz.sh TARGET [SECONDS]    TARGET: dat | safetensors | onnx | pytorch | detect | keyfile | all (default 300 s each)
 # Environment: FUZZ_TIMEOUT_MS (per input under afl-fuzz, default 3000), FUZZ_SLOW_MS (a timed-out input
 # that replays slower than this is kept as a hang, default 1000), FUZZ_HEAP_LIMIT_MB (the GC heap limit,
 # so a huge allocation is an OutOfMemoryException, not a swapping machine; default 2048),
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-targets=(dat safetensors onnx detect keyfile)
+targets=(dat safetensors onnx pytorch detect keyfile)
 usage() {
   echo "usage: eng/fuzz.sh TARGET [SECONDS]   TARGET: ${targets[*]} | all; SECONDS default 300 (each)" >&2
   exit 64
@@ -38,7 +38,8 @@ sharpfuzz_version=2.3.0
 # yet, so they go to Watermark.Core.Tests/Corpus/ for the replay test that is still to be written.
 model_corpus=$root/tests/Watermark.Cli.Tests/Corpus
 key_corpus=$root/tests/Watermark.Core.Tests/Corpus
-seed_dirs=("$model_corpus" "$key_corpus")
+# PyTorch checkpoints cannot be written by the library (that means writing a pickle): torch.save's own are the seeds.
+seed_dirs=("$model_corpus" "$key_corpus" "$root/tests/Watermark.Core.Tests/Fixtures/pytorch")
 if [ -n "${FUZZ_KEEP_DIR:-}" ]; then
   model_corpus=$FUZZ_KEEP_DIR
   key_corpus=$FUZZ_KEEP_DIR
@@ -113,6 +114,7 @@ extension_of() {
     TorchSharpDat) echo .dat ;;
     Safetensors) echo .safetensors ;;
     Onnx) echo .onnx ;;
+    PyTorchCheckpoint) echo .pt ;;
     keyfile) echo .json ;;
     *) echo "" ;;
   esac
@@ -123,6 +125,7 @@ explicit_target_of() {
     TorchSharpDat) echo dat ;;
     Safetensors) echo safetensors ;;
     Onnx) echo onnx ;;
+    PyTorchCheckpoint) echo pytorch ;;
     *) echo "" ;;
   esac
 }
@@ -146,7 +149,8 @@ fuzz_one() {
     dat) extensions=(dat bin) ;;
     safetensors) extensions=(safetensors) ;;
     onnx) extensions=(onnx) ;;
-    detect) extensions=(dat bin safetensors onnx) ;;
+    pytorch) extensions=(pt pth ckpt) ;;
+    detect) extensions=(dat bin safetensors onnx pt) ;;
     keyfile) extensions=(json) ;;
   esac
   for d in "${seed_dirs[@]}"; do
@@ -179,6 +183,7 @@ fuzz_one() {
   case $t in
     keyfile) dict=(-x "$root/eng/fuzz/dict/keyfile.dict") ;;
     safetensors | detect) dict=(-x "$root/eng/fuzz/dict/safetensors.dict") ;;
+    pytorch) dict=(-x "$root/eng/fuzz/dict/pickle.dict") ;;
   esac
 
   # afl-fuzz: dotnet is not an instrumented binary (SharpFuzz speaks the fork-server protocol itself),

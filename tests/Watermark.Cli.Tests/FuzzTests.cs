@@ -13,7 +13,7 @@ using Xunit.Abstractions;
 namespace Watermark.Cli.Tests;
 
 /// <summary>
-/// Bounded mutation fuzzing of the three readers: truncations, bit flips, absurd sizes, wrong magic,
+/// Bounded mutation fuzzing of the four readers: truncations, bit flips, absurd sizes, wrong magic,
 /// insertions and deletions of valid files. Every outcome must be a successful read or a
 /// <see cref="ModelFormatException"/> — never another exception, never a hang. Inputs that break
 /// that rule are saved under Corpus/ and replayed by <see cref="CorpusTests"/>.
@@ -28,6 +28,7 @@ public class FuzzTests(ITestOutputHelper output)
     [InlineData(ModelFormat.TorchSharpDat)]
     [InlineData(ModelFormat.Safetensors)]
     [InlineData(ModelFormat.Onnx)]
+    [InlineData(ModelFormat.PyTorchCheckpoint)]
     public void MutatedFilesEndInSuccessOrTheTypedException(ModelFormat format)
     {
         var seeds = Seeds(format);
@@ -124,11 +125,20 @@ public class FuzzTests(ITestOutputHelper output)
     {
         ModelFormat.TorchSharpDat => ".dat",
         ModelFormat.Safetensors => ".safetensors",
+        ModelFormat.PyTorchCheckpoint => ".pt",
         _ => ".onnx",
     };
 
     private static List<byte[]> Seeds(ModelFormat format)
     {
+        if (format == ModelFormat.PyTorchCheckpoint)
+        {
+            // Written by torch.save (eng/fixtures/make_pytorch_fixtures.py): plain, nested with an optimizer's
+            // state, strided views, nn.Parameters, float16 and a DataParallel save.
+            string[] names = ["plain.pt", "training.ckpt", "views.pt", "parameters.pt", "half.bin", "dataparallel.pth"];
+            return [.. names.Select(n => File.ReadAllBytes(PyTorchCheckpointTests.Fixture(n)))];
+        }
+
         var weight = Enumerable.Range(0, 4 * 2 * 3 * 3).Select(i => (float)Math.Sin(i)).ToArray();
         var tensors = new List<StoredTensor>
         {

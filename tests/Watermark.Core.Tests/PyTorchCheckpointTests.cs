@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
@@ -251,42 +250,6 @@ public class PyTorchCheckpointTests
         }
     }
 
-    [Fact]
-    public void MutatedCheckpointsEndInSuccessOrTheTypedException()
-    {
-        const int Cases = 20_000;
-        string[] names = ["plain.pt", "training.ckpt", "views.pt", "parameters.pt", "half.bin", "malicious_reduce.pt"];
-        var seeds = names.Select(n => File.ReadAllBytes(Fixture(n))).ToList();
-        var random = new Random(14);
-        var rejected = 0;
-        var watch = Stopwatch.StartNew();
-        for (var i = 0; i < Cases; i++)
-        {
-            var input = Mutate(seeds[random.Next(seeds.Count)], random);
-            try
-            {
-                var file = ModelFile.Read(input, i % 2 == 0 ? "fuzz.pt" : "fuzz", i % 2 == 0 ? null : ModelFormat.PyTorchCheckpoint);
-                foreach (var entry in file.Tensors)
-                {
-                    file.ReadBytes(entry);
-                }
-            }
-            catch (ModelFormatException)
-            {
-                rejected++;
-            }
-            catch (Exception e)
-            {
-                var saved = Path.Combine(Path.GetTempPath(), $"pytorch-{Convert.ToHexStringLower(SHA256.HashData(input))[..12]}.pt");
-                File.WriteAllBytes(saved, input);
-                Assert.Fail($"case {i} ({saved}): {e}");
-            }
-        }
-
-        Assert.InRange(rejected, Cases / 10, Cases);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"{Cases} cases took {watch.Elapsed}");
-    }
-
     private static string Refused(byte[] content) =>
         Assert.Throws<ModelFormatException>(() =>
         {
@@ -301,48 +264,5 @@ public class PyTorchCheckpointTests
     {
         using var document = JsonDocument.Parse(File.ReadAllText(Fixture("expected.json")));
         return [.. document.RootElement.GetProperty("files").Clone().EnumerateObject()];
-    }
-
-    // Truncations, bit flips, random bytes, absurd little-endian lengths, insertions, deletions, copied chunks.
-    private static byte[] Mutate(byte[] seed, Random random)
-    {
-        var bytes = seed.ToList();
-        for (var round = 1 + random.Next(3); round > 0 && bytes.Count > 0; round--)
-        {
-            var at = random.Next(bytes.Count);
-            switch (random.Next(7))
-            {
-                case 0:
-                    bytes.RemoveRange(at, bytes.Count - at);
-                    break;
-                case 1:
-                    bytes[at] ^= (byte)(1 << random.Next(8));
-                    break;
-                case 2:
-                    bytes[at] = (byte)random.Next(256);
-                    break;
-                case 3:
-                    byte[] absurd = random.Next(2) == 0 ? BitConverter.GetBytes(uint.MaxValue - (uint)random.Next(1000)) : BitConverter.GetBytes(long.MaxValue - random.Next(1000));
-                    for (var k = 0; k < absurd.Length && at + k < bytes.Count; k++)
-                    {
-                        bytes[at + k] = absurd[k];
-                    }
-
-                    break;
-                case 4:
-                    var insert = new byte[1 + random.Next(16)];
-                    random.NextBytes(insert);
-                    bytes.InsertRange(at, insert);
-                    break;
-                case 5:
-                    bytes.RemoveRange(at, Math.Min(bytes.Count - at, 1 + random.Next(16)));
-                    break;
-                default:
-                    bytes.InsertRange(random.Next(bytes.Count + 1), bytes.GetRange(at, Math.Min(bytes.Count - at, 1 + random.Next(32))));
-                    break;
-            }
-        }
-
-        return [.. bytes];
     }
 }

@@ -161,7 +161,7 @@ internal enum Outcome
 /// <summary>One fuzzing target: how an input is run, and valid inputs to start from.</summary>
 internal sealed class Target
 {
-    private static readonly string[] DetectNames = ["fuzz.dat", "fuzz.safetensors", "fuzz.onnx"];
+    private static readonly string[] DetectNames = ["fuzz.dat", "fuzz.safetensors", "fuzz.onnx", "fuzz.pt"];
 
     private Target(string name, ModelFormat? format)
     {
@@ -174,6 +174,7 @@ internal sealed class Target
         new("dat", ModelFormat.TorchSharpDat),
         new("safetensors", ModelFormat.Safetensors),
         new("onnx", ModelFormat.Onnx),
+        new("pytorch", ModelFormat.PyTorchCheckpoint),
         new("detect", null),
         new("keyfile", null),
     ];
@@ -264,6 +265,7 @@ internal sealed class Target
             return KeyFileSeeds();
         }
 
+        // None for PyTorch checkpoints (the library writes no pickles): eng/fuzz.sh adds torch.save's fixtures.
         var formats = Format is { } only ? [only] : new[] { ModelFormat.TorchSharpDat, ModelFormat.Safetensors, ModelFormat.Onnx };
         return formats.SelectMany(ModelSeeds);
     }
