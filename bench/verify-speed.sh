@@ -5,7 +5,8 @@
 # When python3 can import torch, the same check in PyTorch (load the state_dict, filter mean,
 # projection) runs beside it on the same weights. `verify --reference` (issue #17) is timed on a copy of
 # a marked checkpoint whose host's input channels were permuted with the producer conv and batch norm:
-# plain verify says absent there, the aligned check present. Usage: bench/verify-speed.sh [--no-aot]
+# plain verify says absent there, the aligned check present. The NativeAOT binary also reads the same
+# weights as safetensors and as a torch.save checkpoint (.pt). Usage: bench/verify-speed.sh [--no-aot]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-20}
@@ -47,6 +48,15 @@ measure() {
     END { printf "%-34s median %7.1f ms  best %7.1f ms  peak RSS %6.1f MiB  (%d runs)\n", label, 1000 * wall[int((NR + 1) / 2)], 1000 * wall[1], peak / 1024, NR }'
 }
 
+# The first Python that imports torch: $PYTHON, python3 on PATH, then Debian's (apt-get install python3-torch).
+py=""
+for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
+  if "$candidate" -c 'import torch' 2>/dev/null; then py=$candidate; break; fi
+done
+# The same weights as safetensors and as a checkpoint torch.save wrote (issue #14: .pt verify ≈ safetensors verify).
+"${cli[@]}" convert --model "$work/wrn.dat" --out "$work/wrn.safetensors" >/dev/null
+[ -z "$py" ] || "$py" bench/verify_pytorch.py prepare "$work/wrn.safetensors" "$work/wrn.pt"
+
 args=(verify --model "$work/wrn.dat" --key "$work/key.json")
 suspect=(verify --model "$work/suspect.dat" --key "$work/key.json")
 reference=(verify --model "$work/suspect.dat" --key "$work/key.json" --reference "$work/marked.dat")
@@ -61,16 +71,13 @@ if [ "$aot" -eq 1 ]; then
   measure "  permuted copy, plain" "$work/aot/watermark" "${suspect[@]}"
   EXPECT=0 measure "  permuted copy, --reference" "$work/aot/watermark" "${reference[@]}"
   EXPECT=0 measure "  permuted copy, --reference --producer" "$work/aot/watermark" "${producer[@]}"
+  measure "  same weights, .safetensors" "$work/aot/watermark" verify --model "$work/wrn.safetensors" --key "$work/key.json"
+  if [ -n "$py" ]; then
+    measure "  same weights, .pt (torch.save)" "$work/aot/watermark" verify --model "$work/wrn.pt" --key "$work/key.json"
+  fi
 fi
 
-# The first Python that imports torch: $PYTHON, python3 on PATH, then Debian's (apt-get install python3-torch).
-py=""
-for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$candidate" -c 'import torch' 2>/dev/null; then py=$candidate; break; fi
-done
 if [ -n "$py" ]; then
-  "${cli[@]}" convert --model "$work/wrn.dat" --out "$work/wrn.safetensors" >/dev/null
-  "$py" bench/verify_pytorch.py prepare "$work/wrn.safetensors" "$work/wrn.pt"
   # The Python check prints its bits and exits 0; wrap it so measure's exit-code check reads "absent".
   measure "PyTorch $("$py" -c 'import torch; print(torch.__version__)') (load, filter mean, Xw)" bash -c '"$1" bench/verify_pytorch.py verify "$2" g2.block0.conv2.weight 256 >/dev/null && exit 1' _ "$py" "$work/wrn.pt"
 else
