@@ -101,6 +101,12 @@ internal static class Report
         {
             AlignedSection(md, aligned);
         }
+
+        if (result.Removal is { } removal)
+        {
+            RemovalSection(md, removal);
+        }
+
         foreach (var note in result.Notes)
         {
             md.AppendLine();
@@ -167,6 +173,27 @@ internal static class Report
         md.AppendLine(flagged.Count == 0
             ? "- null models flagged PRESENT: none"
             : $"- null models flagged PRESENT: {string.Join(", ", flagged.Select(Name))}");
+    }
+
+    // Attacked copies (Removal): a table per network.
+    private static void RemovalSection(StringBuilder md, List<RemovalRow> rows)
+    {
+        static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+        foreach (var network in rows.Select(r => r.Network).Distinct())
+        {
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"**{network}**");
+            md.AppendLine();
+            md.AppendLine("| attack | what it did | host shape | test error | plain BER | plain log10 p | plain verdict | aligned BER | aligned log10 p (binomial, not valid) | confidence | alignment undid | verdict with --reference |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var r in rows.Where(r => r.Network == network))
+            {
+                var plain = r.PlainBer is { } ber
+                    ? $"{F(ber, "0.000")} | {F(r.PlainLog10P!.Value, "0.0")} | {(r.PlainPresent ? "present" : "absent")}"
+                    : "– | – | exit 2: the key does not apply";
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Attack} | {r.Detail} | {r.HostShape} | {F(100 * r.TestError, "0.00")}% | {plain} | {F(r.AlignedBer, "0.000")} | {F(r.AlignedLog10P, "0.0")} | {F(r.Confidence, "0.000")}{(r.Confident ? string.Empty : " (not confident)")} | {r.Undone} | {(r.Present ? "PRESENT" : "absent")} |");
+            }
+        }
     }
 
     private static void WriteText(string path, string text) =>

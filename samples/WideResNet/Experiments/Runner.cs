@@ -31,7 +31,20 @@ namespace WideResNet.Experiments;
 /// <param name="Epochs">A run's own, shorter length (milestones scaled), e.g. the many null models of <see cref="AlignNull"/>; null: the preset's (or <c>--epochs</c>).</param>
 /// <param name="TrainImages">Train on the first this many training images only (a short run); null: all.</param>
 /// <param name="TestImages">Test on the first this many test images only; null: all.</param>
-internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null, double? HostWeightDecay = null, int? Epochs = null, int? TrainImages = null, int? TestImages = null);
+/// <param name="Network"><see cref="Wrn"/> (the preset's WRN, the paper's) or <see cref="ResNet20"/> (He et al.'s post-activation CIFAR ResNet-20, marked in <see cref="ResNet20Host"/>).</param>
+internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null, double? HostWeightDecay = null, int? Epochs = null, int? TrainImages = null, int? TestImages = null, string Network = RunSpec.Wrn)
+{
+    public const string Wrn = "wrn";
+
+    public const string ResNet20 = "resnet20";
+
+    /// <summary>
+    /// ResNet-20's host: the first conv of stage 3's second block, [64, 64, 3, 3] (M = 576, as the WRN-10-2's conv3).
+    /// It is followed by bn1 and a ReLU (post-activation), so its output filters can be permuted, rescaled and
+    /// sign-flipped through the batch norm without changing the function.
+    /// </summary>
+    public const string ResNet20Host = "layer3.1.conv1.weight";
+}
 
 /// <summary>What a run produced; stored as run.json beside model.dat.</summary>
 internal sealed record RunResult(
@@ -87,6 +100,12 @@ internal sealed class Runner(Settings settings)
     /// </summary>
     public WatermarkKey KeyFor(RunSpec spec)
     {
+        if (spec.Network == RunSpec.ResNet20)
+        {
+            var bytes = SHA256.HashData(Encoding.UTF8.GetBytes($"resnet20-experiment-key|{spec.KeySeed ?? spec.Seed}|{spec.Kind}|{spec.Bits}"));
+            return WatermarkKey.Create(RunSpec.ResNet20Host, [64, 64, 3, 3], spec.Bits, spec.Kind, Message.AllOnes, spec.Strength, Whitening.None, allowOverCapacity: true, SecretSeed.FromBytes(bytes));
+        }
+
         var width = settings.Preset.Widen * 16 * (1 << (spec.Group - 2));
         var seed = SHA256.HashData(Encoding.UTF8.GetBytes($"wrn-experiment-key|{spec.KeySeed ?? spec.Seed}|{spec.Kind}|{spec.Group}|{spec.Bits}"));
         return WatermarkKey.Create(Model.WideResNet.HostParameter(spec.Group), [width, width, 3, 3], spec.Bits, spec.Kind, Message.AllOnes, spec.Strength, Whitening.None, allowOverCapacity: true, SecretSeed.FromBytes(seed));
@@ -127,6 +146,17 @@ internal sealed class Runner(Settings settings)
         model.load(Path.Combine(Folder(name), "model.dat"));
         return model;
     }
+
+    /// <summary>
+    /// A fresh network of <paramref name="network"/> (<see cref="RunSpec.Wrn"/> at the preset's size, or
+    /// <see cref="RunSpec.ResNet20"/>), with other widths between some blocks' two convs where <paramref name="inner"/> says.
+    /// </summary>
+    public nn.Module<Tensor, Tensor> Create(string network, int classes = 10, IReadOnlyDictionary<string, long>? inner = null) => network switch
+    {
+        RunSpec.Wrn => new Model.WideResNet(settings.Preset.Depth, settings.Preset.Widen, classes, inner),
+        RunSpec.ResNet20 => new Model.ResNet20(classes, inner: inner),
+        _ => throw new ArgumentException($"unknown network '{network}'", nameof(network)),
+    };
 
     /// <summary>How many epochs <paramref name="spec"/> trains (its own length if it has one; Caltech-101 runs get the preset's own count).</summary>
     public int Epochs(RunSpec spec) => spec.Epochs ?? settings.Preset.EpochsOn(spec.Dataset, settings.Epochs);
@@ -177,7 +207,7 @@ internal sealed class Runner(Settings settings)
         }
 
         torch.manual_seed((long)spec.Seed);
-        using var model = new Model.WideResNet(settings.Preset.Depth, settings.Preset.Widen, train.Classes);
+        using var model = Create(spec.Network, train.Classes);
         if (spec.StartFrom is not null)
         {
             var skip = spec.NewHead ? new[] { "fc.weight", "fc.bias" } : [];
@@ -195,7 +225,7 @@ internal sealed class Runner(Settings settings)
 
         using var teacher = spec.Teacher is null ? null : Load(spec.Teacher);
         var situation = spec.Teacher is not null ? "distill" : spec.StartFrom is not null ? "fine-tune" : "train";
-        Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in conv{spec.Group}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
+        Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in {key.Parameter}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
         var clock = Stopwatch.StartNew();
         var options = settings.Preset.Options(spec.Seed, Epochs(spec)) with { HostWeightDecay = spec.HostWeightDecay };
         var device = settings.Device == "cuda" ? CUDA : CPU;

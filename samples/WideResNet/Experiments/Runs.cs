@@ -21,4 +21,8 @@ internal static class Runs
 
     /// <summary>A short CIFAR-10 run like <see cref="ShortNone"/>, marked with its own seed's 256-bit random key in conv2.</summary>
     public static RunSpec ShortMarked(ulong seed, int epochs, int images) => new($"cifar-random-s{seed}-e{epochs}-n{images}", seed, "cifar10", Embed: true, Epochs: epochs, TrainImages: images, TestImages: 2000);
+
+    /// <summary>He et al.'s CIFAR ResNet-20 trained on CIFAR-10 with the preset's schedule, <paramref name="bits"/> random bits in <see cref="RunSpec.ResNet20Host"/>.</summary>
+    public static RunSpec MarkedResNet20(ulong seed, int bits = 256) =>
+        new($"cifar-resnet20-random-s{seed}", seed, "cifar10", Embed: true, Bits: bits, Network: RunSpec.ResNet20);
 }

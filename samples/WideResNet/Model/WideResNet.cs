@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using TorchSharp.Modules;
 using Watermark;
@@ -10,6 +11,8 @@ namespace WideResNet.Model;
 /// Pre-activation residual block (BN-ReLU-conv, twice). <c>conv2</c>, the block's second conv, is a
 /// watermark slot (Uchida et al. §4.1): every block of every group has one, and the key file decides
 /// which of them (e.g. <c>g2.block0.conv2</c>) carries a mark. The shortcut is a 1×1 conv when the shape changes.
+/// <c>inner</c>, when given, is the width between conv1 and conv2 (conv1's filters, bn2, conv2's input channels):
+/// what a copy widened by dummy neurons (NeuronClique/NeuronSplit) has there.
 /// </summary>
 public sealed partial class Block : nn.Module<Tensor, Tensor>
 {
@@ -20,13 +23,14 @@ public sealed partial class Block : nn.Module<Tensor, Tensor>
     private readonly Conv2d conv2;
     private readonly Conv2d? shortcut;
 
-    public Block(long input, long output, long stride)
+    public Block(long input, long output, long stride, long? inner = null)
         : base(nameof(Block))
     {
+        var width = inner ?? output;
         bn1 = nn.BatchNorm2d(input);
-        conv1 = nn.Conv2d(input, output, 3, stride: stride, padding: 1, bias: false);
-        bn2 = nn.BatchNorm2d(output);
-        conv2 = nn.Conv2d(output, output, 3, padding: 1, bias: false);
+        conv1 = nn.Conv2d(input, width, 3, stride: stride, padding: 1, bias: false);
+        bn2 = nn.BatchNorm2d(width);
+        conv2 = nn.Conv2d(width, output, 3, padding: 1, bias: false);
         shortcut = input != output || stride != 1 ? nn.Conv2d(input, output, 1, stride: stride, bias: false) : null;
         RegisterComponents();
     }
@@ -45,6 +49,7 @@ public sealed partial class Block : nn.Module<Tensor, Tensor>
 /// WRN-(6N+4)-k (Zagoruyko &amp; Komodakis 2016) as in Uchida et al. Table 1: conv1 (3×3, 16), then groups
 /// conv2/conv3/conv4 of N blocks with 16k/32k/64k filters at 32×32/16×16/8×8, then BN-ReLU, global
 /// average pooling and a linear classifier. State-dict names: <c>g2.block0.conv2.weight</c> and so on.
+/// <c>inner</c> gives blocks (by name, e.g. <c>g2.block0</c>) another width between their two convs (<see cref="Block"/>).
 /// </summary>
 public sealed class WideResNet : nn.Module<Tensor, Tensor>
 {
@@ -55,7 +60,7 @@ public sealed class WideResNet : nn.Module<Tensor, Tensor>
     private readonly BatchNorm2d bn;
     private readonly Linear fc;
 
-    public WideResNet(int depth, int widen, int classes)
+    public WideResNet(int depth, int widen, int classes, IReadOnlyDictionary<string, long>? inner = null)
         : base($"WRN-{depth}-{widen}")
     {
         if (depth < 10 || (depth - 4) % 6 != 0)
@@ -68,9 +73,9 @@ public sealed class WideResNet : nn.Module<Tensor, Tensor>
         Depth = depth;
         Widen = widen;
         conv1 = nn.Conv2d(3, 16, 3, padding: 1, bias: false);
-        g2 = Group(16, 16 * widen, n, 1);
-        g3 = Group(16 * widen, 32 * widen, n, 2);
-        g4 = Group(32 * widen, 64 * widen, n, 2);
+        g2 = Group("g2", 16, 16 * widen, n, 1, inner);
+        g3 = Group("g3", 16 * widen, 32 * widen, n, 2, inner);
+        g4 = Group("g4", 32 * widen, 64 * widen, n, 2, inner);
         bn = nn.BatchNorm2d(64 * widen);
         fc = nn.Linear(64 * widen, classes);
         RegisterComponents();
@@ -92,8 +97,8 @@ public sealed class WideResNet : nn.Module<Tensor, Tensor>
         ? $"g{group}.block0.conv2.weight"
         : throw new ArgumentOutOfRangeException(nameof(group), group, "The watermark goes into group conv2, conv3 or conv4 (2, 3 or 4).");
 
-    private static Sequential Group(long input, long output, int blocks, long stride) =>
-        nn.Sequential(Enumerable.Range(0, blocks).Select(i => ($"block{i}", (nn.Module<Tensor, Tensor>)new Block(i == 0 ? input : output, output, i == 0 ? stride : 1))).ToArray());
+    private static Sequential Group(string name, long input, long output, int blocks, long stride, IReadOnlyDictionary<string, long>? inner) =>
+        nn.Sequential(Enumerable.Range(0, blocks).Select(i => ($"block{i}", (nn.Module<Tensor, Tensor>)new Block(i == 0 ? input : output, output, i == 0 ? stride : 1, inner is not null && inner.TryGetValue($"{name}.block{i}", out var w) ? w : null))).ToArray());
 
     public override Tensor forward(Tensor input)
     {
