@@ -2,10 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
-using System.IO;
 using System.Linq;
 using System.Text;
-using System.Text.Json;
 using Watermark.Formats;
 
 namespace Watermark.Cli;
@@ -154,66 +152,7 @@ internal static class VerifyVerb
         return text.ToString();
     }
 
-    private static string ToJson(ReferenceVerificationResult result)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            json.WriteStartObject();
-            json.WriteBoolean("present", result.IsPresent);
-            json.WriteBoolean("confident", result.IsConfident);
-            json.WriteNumber("alignedBerBound", result.AlignedBitErrorRateBound);
-            json.WriteNumber("alpha", result.Aligned.Alpha);
-            json.WritePropertyName("reference");
-            WriteVerdict(json, result.Reference);
-            json.WritePropertyName("plain");
-            if (result.Plain is { } plain)
-            {
-                WriteVerdict(json, plain);
-            }
-            else
-            {
-                json.WriteStartObject();
-                json.WriteString("unusable", result.PlainUnusable);
-                json.WriteEndObject();
-            }
-
-            json.WritePropertyName("aligned");
-            WriteVerdict(json, result.Aligned);
-            json.WriteStartArray("alignments");
-            foreach (var (slot, a) in result.Aligned.Slots.Zip(result.Alignments))
-            {
-                json.WriteStartObject();
-                json.WriteString("name", slot.Parameter);
-                json.WriteBoolean("confident", a.IsConfident);
-                json.WriteNumber("meanInputCosine", Math.Round(a.MeanInputCosine, 6));
-                json.WriteNumber("meanOutputCosine", Math.Round(a.MeanOutputCosine, 6));
-                json.WriteNumber("inputsMoved", a.InputsMoved);
-                json.WriteNumber("outputsMoved", a.OutputsMoved);
-                json.WriteNumber("signsFlipped", a.SignsFlipped);
-                json.WriteNumber("mergedGroups", a.MergedGroups.Length);
-                json.WriteNumber("droppedInputs", a.DroppedInputs.Length);
-                json.WriteNumber("droppedOutputs", a.DroppedOutputs.Length);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.ToArray()) + Environment.NewLine;
-    }
-
-    private static void WriteVerdict(Utf8JsonWriter json, VerificationResult result)
-    {
-        json.WriteStartObject();
-        json.WriteBoolean("present", result.IsPresent);
-        WritePValue(json, result.PValue);
-        json.WriteNumber("bits", result.Bits);
-        json.WriteNumber("matched", result.Matched);
-        json.WriteNumber("ber", result.BitErrorRate);
-        json.WriteEndObject();
-    }
+    private static string ToJson(ReferenceVerificationResult result) => VerdictJson.Document(json => VerdictJson.WriteFields(json, result));
 
     internal static Option<string> KeyOption() => TypedOptions.FilePath(
         "--key", ["-k"], "The key file written by 'watermark keygen' (or Keyring.Save). Keep it secret.", "KEY.json");
@@ -250,84 +189,5 @@ internal static class VerifyVerb
         return text.ToString();
     }
 
-    private static string ToJson(VerificationResult result)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            json.WriteStartObject();
-            json.WriteBoolean("present", result.IsPresent);
-            WritePValue(json, result.PValue);
-            json.WriteNumber("alpha", result.Alpha);
-            json.WriteNumber("bits", result.Bits);
-            json.WriteNumber("matched", result.Matched);
-            json.WriteNumber("ber", result.BitErrorRate);
-            json.WriteStartArray("slots");
-            foreach (var slot in result.Slots)
-            {
-                json.WriteStartObject();
-                json.WriteString("name", slot.Parameter);
-                json.WriteNumber("bits", slot.Bits);
-                json.WriteNumber("matched", slot.Matched);
-                json.WriteNumber("ber", slot.BitErrorRate);
-                WritePValue(json, slot.PValue);
-                if (slot.Payload is { } payload)
-                {
-                    WritePayload(json, payload);
-                }
-
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.ToArray()) + Environment.NewLine;
-    }
-
-    // The payload (what the mark says), apart from the verdict (whether a mark is there).
-    private static void WritePayload(Utf8JsonWriter json, PayloadReadback payload)
-    {
-        json.WriteStartObject("payload");
-        if (payload.Shown is { } shown)
-        {
-            json.WriteString("message", shown);
-        }
-        else
-        {
-            json.WriteNull("message");
-        }
-
-        json.WriteBoolean("exact", payload.IsExact);
-        if (payload.Code is { } code)
-        {
-            json.WriteString("code", code.Name);
-            json.WriteNumber("correctable", code.CorrectableErrors);
-            json.WriteBoolean("decoded", !payload.IsRefused);
-            if (payload.CorrectedBits is { } corrected)
-            {
-                json.WriteNumber("corrected", corrected);
-            }
-            else
-            {
-                json.WriteNull("corrected");
-            }
-        }
-        else
-        {
-            json.WriteNull("code");
-        }
-
-        json.WriteEndObject();
-    }
-
-    // p can lie below double's range (1e-2466): the number is written exactly as text, which JSON allows,
-    // and log10 alongside for readers whose parsers round it to 0.
-    private static void WritePValue(Utf8JsonWriter json, PValue p)
-    {
-        json.WritePropertyName("pValue");
-        json.WriteRawValue(p.ToString(), skipInputValidation: false);
-        json.WriteNumber("log10PValue", Math.Round(p.Log10, 6));
-    }
+    private static string ToJson(VerificationResult result) => VerdictJson.Document(json => VerdictJson.WriteFields(json, result, payload: true));
 }
