@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 using System.Text;
 using Watermark.Formats;
@@ -17,21 +18,8 @@ internal static class VerifyVerb
         var format = WatermarkCommand.FormatOption();
         var key = KeyOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (present, pValue, alpha, bits, matched, ber, slots[]) instead of a table." };
-        var alpha = TypedOptions.Real(
-            "--alpha",
-            "The false-positive bound: 'present' when the combined p-value is at most this. The default 1e-6 means a model " +
-            "that never saw the key is flagged at most once in a million checks, while a 256-bit mark still clears it with up to ~35% of its bits flipped.",
-            "P",
-            p => p > 0 && p < 1,
-            "must lie strictly between 0 and 1 (e.g. 1e-6)",
-            VerificationResult.DefaultAlpha);
-        var reference = TypedOptions.FilePath(
-            "--reference",
-            [],
-            "The owner's original marked model. The suspect's host layers are then also aligned to it (channel permutations, scales, " +
-            "signs and dummy channels undone, looking at weights only, never at the key) and read again; docs/alignment.md says what this proves.",
-            "FILE",
-            required: false);
+        var alpha = AlphaOption();
+        var reference = ReferenceOption();
         var referenceFormat = WatermarkCommand.FormatOption("--reference-format", "The reference's format when neither its header nor its extension tells.");
         var producer = new Option<string[]>("--producer")
         {
@@ -50,14 +38,23 @@ internal static class VerifyVerb
                 }
             }
         });
+        var attestation = TypedOptions.FilePath(
+            "--attestation", [], "Also write the verdict as an in-toto Statement v1 (subject: the model's SHA-256; no key material) for cosign or a DSSE signer. Not written for unusable input.",
+            "FILE", required: false);
+        var force = WatermarkCommand.ForceOption();
         var command = new Command(
             "verify",
             "Checks a model file for the marks of a key file. Exit code 0: present, 1: absent, 2: unusable input (the reason goes to stderr).")
         {
-            model, format, key, json, alpha, reference, referenceFormat, producer,
+            model, format, key, json, alpha, reference, referenceFormat, producer, attestation, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
+            if (parsed.GetValue(attestation) is { } statementPath)
+            {
+                WatermarkCommand.CheckOutput(statementPath, parsed.GetValue(force), "--attestation");
+            }
+
             var producers = (parsed.GetValue(producer) ?? []).Select(p => ParseProducer(p)!.Value).ToList();
             if (parsed.GetValue(reference) is not { } referencePath)
             {
@@ -67,7 +64,9 @@ internal static class VerifyVerb
                 }
 
                 var keyring = Keyring.Load(parsed.GetValue(key)!);
-                var result = keyring.Verify(WatermarkCommand.OpenModel(parsed, model, format), parsed.GetValue(alpha));
+                var checkedModel = WatermarkCommand.OpenModel(parsed, model, format);
+                var result = keyring.Verify(checkedModel, parsed.GetValue(alpha));
+                Attest(parsed, attestation, force, checkedModel, result, null, null);
                 console.Out.Write(parsed.GetValue(json) ? ToJson(result) : ToTable(result));
                 return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
             }
@@ -77,10 +76,25 @@ internal static class VerifyVerb
             var suspect = WatermarkCommand.OpenModel(parsed, model, format);
             var original = ModelFile.Open(referencePath, parsed.GetValue(referenceFormat)?.Value);
             var aligned = ring.Verify(suspect, original, parsed.GetValue(alpha), options);
+            Attest(parsed, attestation, force, suspect, null, aligned, referencePath);
             console.Out.Write(parsed.GetValue(json) ? ToJson(aligned) : ToTable(aligned));
             return aligned.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
         });
         return command;
+    }
+
+    // --attestation FILE: the statement of a usable verdict, written before the verdict is printed so that a failed write reads as exit 2.
+    private static void Attest(ParseResult parsed, Option<string> attestation, Option<bool> force, ModelFile model, VerificationResult? plain, ReferenceVerificationResult? aligned, string? referencePath)
+    {
+        if (parsed.GetValue(attestation) is not { } path)
+        {
+            return;
+        }
+
+        var input = new ScanInput(Path.GetFullPath(model.Source), model.Source, Explicit: true);
+        var check = new ModelCheck(input, model.Format, [.. ModelCheck.DigestsOf(ScanInputs.ModelParts(model.Source, model.Format))], plain, aligned, null);
+        var reference = referencePath is null ? null : ModelCheck.DigestsOf([referencePath]).Single();
+        Attestation.Write(path, check, reference, parsed.GetValue(force), DateTimeOffset.UtcNow);
     }
 
     // [SLOT=]CONV,NORM → (slot or null, producer); null when malformed.
@@ -153,6 +167,23 @@ internal static class VerifyVerb
     }
 
     private static string ToJson(ReferenceVerificationResult result) => VerdictJson.Document(json => VerdictJson.WriteFields(json, result));
+
+    internal static Option<double> AlphaOption() => TypedOptions.Real(
+        "--alpha",
+        "The false-positive bound: 'present' when the combined p-value is at most this. The default 1e-6 means a model " +
+        "that never saw the key is flagged at most once in a million checks, while a 256-bit mark still clears it with up to ~35% of its bits flipped.",
+        "P",
+        p => p > 0 && p < 1,
+        "must lie strictly between 0 and 1 (e.g. 1e-6)",
+        VerificationResult.DefaultAlpha);
+
+    internal static Option<string> ReferenceOption() => TypedOptions.FilePath(
+        "--reference",
+        [],
+        "The owner's original marked model. The suspect's host layers are then also aligned to it (channel permutations, scales, " +
+        "signs and dummy channels undone, looking at weights only, never at the key) and read again; docs/alignment.md says what this proves.",
+        "FILE",
+        required: false);
 
     internal static Option<string> KeyOption() => TypedOptions.FilePath(
         "--key", ["-k"], "The key file written by 'watermark keygen' (or Keyring.Save). Keep it secret.", "KEY.json");

@@ -30,6 +30,7 @@ public static class WatermarkCommand
         {
             KeygenVerb.Create(console),
             VerifyVerb.Create(console),
+            ScanVerb.Create(console),
             ExtractVerb.Create(console),
             InspectVerb.Create(console),
             AttackVerb.Create(console),
@@ -126,22 +127,22 @@ public static class WatermarkCommand
     /// Checks an output path before any work: an existing file needs --force, and only a regular file is
     /// ever replaced (never a folder, link, pipe or device node). Writing re-checks atomically.
     /// </summary>
-    internal static void CheckOutput(string path, bool force)
+    internal static void CheckOutput(string path, bool force, string option = "--out")
     {
         if (Directory.Exists(path))
         {
-            throw new UsageException($"--out '{path}' is a folder; give a file path.");
+            throw new UsageException($"{option} '{path}' is a folder; give a file path.");
         }
 
         var info = new FileInfo(path);
         if (info.LinkTarget is not null)
         {
-            throw new UsageException($"--out '{path}' is a symbolic link; write to its target '{info.LinkTarget}' or to another path.");
+            throw new UsageException($"{option} '{path}' is a symbolic link; write to its target '{info.LinkTarget}' or to another path.");
         }
 
         if (info.Exists && !force)
         {
-            throw new UsageException($"--out '{path}' already exists; pass --force to replace it, or choose another path.");
+            throw new UsageException($"{option} '{path}' already exists; pass --force to replace it, or choose another path.");
         }
     }
 

@@ -1,0 +1,173 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Watermark.Formats;
+
+namespace Watermark.Cli;
+
+/// <summary>What a check of one model file found.</summary>
+internal enum ModelStatus
+{
+    /// <summary>The mark is there.</summary>
+    Present,
+
+    /// <summary>The file was read and the mark is not there.</summary>
+    Absent,
+
+    /// <summary>The file could not be checked: missing, corrupt, unknown format, a key for another model.</summary>
+    Unusable,
+}
+
+/// <summary>One file of the model as attested: its name and SHA-256.</summary>
+internal sealed record FileDigest(string FullPath, string Sha256, long Length);
+
+/// <summary>
+/// The outcome of checking one model file against the keyring: the verdict (plain, or with <c>--reference</c> the
+/// aligned one), the format, and the SHA-256 of every file the model was read from — or the one-line reason it is unusable.
+/// </summary>
+internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, ImmutableArray<FileDigest> Files, VerificationResult? Plain, ReferenceVerificationResult? Aligned, string? Error)
+{
+    public ModelStatus Status => Error is not null ? ModelStatus.Unusable
+        : (Aligned?.IsPresent ?? Plain!.IsPresent) ? ModelStatus.Present
+        : ModelStatus.Absent;
+
+    /// <summary>The opened file's digest, when it could be read.</summary>
+    public FileDigest? Digest => Files.IsDefaultOrEmpty ? null : Files[0];
+
+    /// <summary>The verdict whose counts and p-value are reported: the aligned one with <c>--reference</c>.</summary>
+    public VerificationResult? Verdict => Aligned?.Aligned ?? Plain;
+
+    /// <summary>
+    /// Checks one file: hashes it (streamed, whatever its size) and verifies it; every expected failure becomes an
+    /// unusable result with its one-line reason. The files open at once are this one and its parts.
+    /// </summary>
+    public static ModelCheck Run(ScanInput input, Keyring keyring, ModelFormat? format, double alpha, ModelFile? reference, ReferenceOptions options)
+    {
+        if (input.Problem is not null)
+        {
+            return new ModelCheck(input, null, [], null, null, $"'{input.Path}': {input.Problem}");
+        }
+
+        ModelFormat? detected = null;
+        var files = ImmutableArray<FileDigest>.Empty;
+        try
+        {
+            // Hashed first, so that a corrupt file is still identified by its digest.
+            files = [.. DigestsOf([input.Path])];
+            var model = ModelFile.Open(input.Path, format);
+            detected = model.Format;
+            files = [files[0], .. DigestsOf(ScanInputs.ModelParts(input.Path, format).Skip(1))];
+            if (reference is null)
+            {
+                return new ModelCheck(input, detected, files, keyring.Verify(model, alpha), null, null);
+            }
+
+            return new ModelCheck(input, detected, files, null, keyring.Verify(model, reference, alpha, options), null);
+        }
+        catch (WatermarkException e)
+        {
+            return new ModelCheck(input, detected, files, null, null, e.Message.ReplaceLineEndings(" "));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new ModelCheck(input, detected, files, null, null, $"'{input.Path}' cannot be read: {e.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+
+    /// <summary>The SHA-256 of each file, read as a stream through the same checks as a model (regular files only).</summary>
+    public static IEnumerable<FileDigest> DigestsOf(IEnumerable<string> paths)
+    {
+        foreach (var path in paths)
+        {
+            using var stream = InputFile.Open(path, problem => new ModelFormatException(path, problem), "not found; check the path.");
+            var hash = SHA256.HashData(stream);
+            yield return new FileDigest(path, Convert.ToHexStringLower(hash), stream.Length);
+        }
+    }
+
+    /// <summary>The format's word, as <c>--format</c> takes it.</summary>
+    public static string FormatWord(ModelFormat format) => format switch
+    {
+        ModelFormat.TorchSharpDat => "dat",
+        ModelFormat.Safetensors => "safetensors",
+        ModelFormat.PyTorchCheckpoint => "pytorch",
+        _ => "onnx",
+    };
+
+    /// <summary>present, absent or unusable.</summary>
+    public static string StatusWord(ModelStatus status) => status.ToString().ToLowerInvariant();
+
+    /// <summary>One line of JSON Lines: path, format, sha256, size, status, then the verdict's fields (or the error).</summary>
+    public void WriteJson(Utf8JsonWriter json)
+    {
+        json.WriteStartObject();
+        json.WriteString("path", Input.Path);
+        if (Format is { } known)
+        {
+            json.WriteString("format", FormatWord(known));
+        }
+        else
+        {
+            json.WriteNull("format");
+        }
+
+        if (Digest is { } digest)
+        {
+            json.WriteString("sha256", digest.Sha256);
+            json.WriteNumber("size", digest.Length);
+        }
+        else
+        {
+            json.WriteNull("sha256");
+        }
+
+        json.WriteString("status", StatusWord(Status));
+        if (Error is not null)
+        {
+            json.WriteString("error", Error);
+        }
+        else if (Aligned is not null)
+        {
+            VerdictJson.WriteFields(json, Aligned);
+        }
+        else
+        {
+            VerdictJson.WriteFields(json, Plain!, payload: true);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>The verdict in one sentence, e.g. for SARIF: "present: 64/64 bits, p = 1e-19 ≤ alpha = 1e-6".</summary>
+    public string Summary()
+    {
+        if (Error is not null)
+        {
+            return $"unusable: {Error}";
+        }
+
+        var alpha = VerifyVerb.AlphaText(Verdict!.Alpha);
+        if (Aligned is null)
+        {
+            var plain = Plain!;
+            return $"{StatusWord(Status)}: {Counts(plain)}, p = {plain.PValue} {(plain.IsPresent ? "≤" : ">")} alpha = {alpha}";
+        }
+
+        var aligned = Aligned.Aligned;
+        var plainPart = Aligned.Plain is { } before
+            ? $"plain {Counts(before)}, p = {before.PValue} {(before.IsPresent ? "≤" : ">")} alpha = {alpha}"
+            : $"plain verify unusable ({Aligned.PlainUnusable})";
+        var alignedPart = Aligned.IsConfident
+            ? string.Create(CultureInfo.InvariantCulture, $"aligned {Counts(aligned)} {(aligned.BitErrorRate <= Aligned.AlignedBitErrorRateBound ? "≤" : ">")} the calibrated bound {Aligned.AlignedBitErrorRateBound}")
+            : $"aligned {Counts(aligned)}, alignment not confident";
+        return $"{StatusWord(Status)}: {plainPart}; {alignedPart}";
+    }
+
+    private static string Counts(VerificationResult result) =>
+        string.Create(CultureInfo.InvariantCulture, $"{result.Matched}/{result.Bits} bits, BER {result.BitErrorRate:0.000}");
+}
