@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.IO;
 using System.Linq;
+using System.Text.RegularExpressions;
 
 namespace Watermark.Formats;
 
@@ -10,17 +11,20 @@ namespace Watermark.Formats;
 /// The index of a model file (names, shapes, element types and where the values lie), read in
 /// managed code without libtorch. Opening reads only the headers; values are read on demand, one
 /// tensor at a time. Every malformed input ends in a <see cref="ModelFormatException"/>.
+/// A model may span several files (<see cref="Parts"/>): a sharded safetensors index and its shards, an
+/// ONNX model and its external data files; those it names must lie inside its folder.
 /// </summary>
-public sealed class ModelFile
+public sealed partial class ModelFile
 {
-    private readonly Func<Stream> open;
+    private readonly ModelParts parts;
 
-    private ModelFile(string source, ModelFormat format, ImmutableArray<TensorEntry> tensors, Func<Stream> open)
+    private ModelFile(string source, ModelFormat format, ImmutableArray<TensorEntry> tensors, ModelParts parts)
     {
         Source = source;
         Format = format;
         Tensors = tensors;
-        this.open = open;
+        this.parts = parts;
+        Parts = parts.Paths;
     }
 
     /// <summary>The path (or name) of the file, as errors print it.</summary>
@@ -29,8 +33,16 @@ public sealed class ModelFile
     /// <summary>The file's format.</summary>
     public ModelFormat Format { get; }
 
-    /// <summary>The tensors in file order.</summary>
+    /// <summary>The tensors in file order (for a sharded safetensors model, the index's order).</summary>
     public ImmutableArray<TensorEntry> Tensors { get; }
+
+    /// <summary>
+    /// The full paths of every file the model reads, each once: the file opened first, then the shards of a
+    /// sharded safetensors index (in name order) or the external data files of an ONNX model (in the order its
+    /// initializers first name them). Paths are as named, inside the opened file's folder (links unresolved).
+    /// One path for a single-file model; for a model read from memory, its source name.
+    /// </summary>
+    public ImmutableArray<string> Parts { get; }
 
     /// <summary>The format's name for messages, e.g. <c>TorchSharp .dat</c>.</summary>
     public static string FormatName(ModelFormat format) => format switch
@@ -44,8 +56,9 @@ public sealed class ModelFile
     /// <summary>
     /// The format of a file: safetensors is recognised by its header and a PyTorch checkpoint by its start
     /// (a zip archive, or the legacy format's pickled magic number), whatever the extension; otherwise the
-    /// extension decides (<c>.dat</c>/<c>.bin</c>: TorchSharp, <c>.onnx</c>: ONNX, <c>.safetensors</c>,
-    /// <c>.pt</c>/<c>.pth</c>/<c>.ckpt</c>: PyTorch). Null when neither tells.
+    /// name decides (<c>.dat</c>/<c>.bin</c>: TorchSharp, <c>.onnx</c>: ONNX, <c>.safetensors</c> and a
+    /// sharded model's <c>.safetensors.index.json</c>: safetensors, <c>.pt</c>/<c>.pth</c>/<c>.ckpt</c>:
+    /// PyTorch). Null when neither tells.
     /// </summary>
     public static ModelFormat? Detect(string path, ReadOnlySpan<byte> start, long length)
     {
@@ -59,7 +72,7 @@ public sealed class ModelFile
             return ModelFormat.Safetensors;
         }
 
-        return FormatFromExtension(path);
+        return ShardedSafetensors.IsIndexName(path) ? ModelFormat.Safetensors : FormatFromExtension(path);
     }
 
     /// <summary>The format an extension names, or null.</summary>
@@ -75,6 +88,9 @@ public sealed class ModelFile
     /// <summary>
     /// Opens a model file; <paramref name="format"/> overrides detection. Only a regular file is read
     /// (links are followed): a folder, pipe or device is refused before anything is read from it.
+    /// A sharded safetensors model is opened by its index (<c>model.safetensors.index.json</c>, or any JSON
+    /// index with <see cref="ModelFormat.Safetensors"/> given); an ONNX model's external data files are found
+    /// beside it. Only headers are read: the shards' and the ONNX graph's.
     /// </summary>
     public static ModelFile Open(string path, ModelFormat? format = null)
     {
@@ -82,7 +98,7 @@ public sealed class ModelFile
         try
         {
             using var stream = OpenRead(path);
-            return Read(stream, path, format, () => OpenRead(path));
+            return Read(stream, path, format, ModelParts.ForFile(path, () => OpenRead(path)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -90,25 +106,25 @@ public sealed class ModelFile
         }
     }
 
-    /// <summary>Reads a model held in memory (tests, fuzzing); <paramref name="source"/> names it in errors.</summary>
+    /// <summary>
+    /// Reads a model held in memory (tests, fuzzing); <paramref name="source"/> names it in errors. A model
+    /// that names other files (a sharded safetensors index, ONNX external data) is refused: there is no folder to find them in.
+    /// </summary>
     public static ModelFile Read(byte[] content, string source, ModelFormat? format = null)
     {
         ArgumentNullException.ThrowIfNull(content);
         using var stream = new MemoryStream(content, writable: false);
-        return Read(stream, source, format, () => new MemoryStream(content, writable: false));
+        return Read(stream, source, format, ModelParts.InMemory(source, () => new MemoryStream(content, writable: false)));
     }
 
-    private static ModelFile Read(Stream stream, string source, ModelFormat? format, Func<Stream> open)
+    private static ModelFile Read(Stream stream, string source, ModelFormat? format, ModelParts parts)
     {
         var cursor = new FileCursor(stream, source);
-        if (format is null)
-        {
-            Span<byte> start = stackalloc byte[9];
-            var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
-            stream.Position = 0;
-            format = Detect(source, start[..read], cursor.Length)
-                ?? throw cursor.Error("unknown format: it is neither safetensors nor a PyTorch checkpoint, and its extension is not .dat, .bin, .safetensors, .onnx, .pt, .pth or .ckpt; rename it or pass --format dat|safetensors|onnx.");
-        }
+        Span<byte> start = stackalloc byte[9];
+        start = start[..stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false)];
+        stream.Position = 0;
+        format ??= Detect(source, start, cursor.Length)
+            ?? throw cursor.Error("unknown format: it is neither safetensors nor a PyTorch checkpoint, and its name does not end in .dat, .bin, .safetensors, .safetensors.index.json, .onnx, .pt, .pth or .ckpt; rename it or pass --format dat|safetensors|onnx|pytorch.");
 
         if (cursor.Length == 0)
         {
@@ -118,9 +134,11 @@ public sealed class ModelFile
         var entries = format switch
         {
             ModelFormat.TorchSharpDat => TorchSharpDat.ReadIndex(cursor),
+            // The content decides: a safetensors file starts with its header length, an index with '{'.
+            ModelFormat.Safetensors when !Safetensors.LooksLike(start, cursor.Length) && ShardedSafetensors.StartsLikeJson(start) => ShardedSafetensors.ReadIndex(cursor, parts),
             ModelFormat.Safetensors => Safetensors.ReadIndex(cursor),
             ModelFormat.PyTorchCheckpoint => PyTorchCheckpoint.ReadIndex(cursor),
-            _ => Onnx.ReadIndex(cursor),
+            _ => Onnx.ReadIndex(cursor, parts),
         };
         if (entries.Count == 0)
         {
@@ -137,7 +155,7 @@ public sealed class ModelFile
             }
         }
 
-        return new ModelFile(source, format.Value, [.. entries], open);
+        return new ModelFile(source, format.Value, [.. entries], parts);
     }
 
     private static FileStream OpenRead(string path) =>
@@ -168,7 +186,10 @@ public sealed class ModelFile
         var candidates = Tensors.Where(t => t.Shape.Length >= 2 && t.DType.IsReal()).Select(t => t.Name).Take(12).ToList();
         var meant = close.Count > 0 ? $" Did you mean {string.Join(" or ", close)}?" : string.Empty;
         var weights = candidates.Count == 0 ? "It holds no weight tensors" : $"Its weights include {string.Join(", ", candidates)}";
-        throw new ModelFormatException(Source, $"has no tensor named '{name}'.{meant} {weights}; run 'watermark inspect --model {Source}' to list them all.{(hint is null ? string.Empty : " " + hint)}");
+        var shard = Format == ModelFormat.Safetensors && Parts.Length == 1 && ShardName().IsMatch(Source)
+            ? " It looks like one shard of a sharded model: open the model's .safetensors.index.json instead."
+            : string.Empty;
+        throw new ModelFormatException(Source, $"has no tensor named '{name}'.{meant} {weights}; run 'watermark inspect --model {Source}' to list them all.{shard}{(hint is null ? string.Empty : " " + hint)}");
     }
 
     /// <summary>The values of a float16/bfloat16/float32/float64 tensor as row-major float32.</summary>
@@ -207,8 +228,8 @@ public sealed class ModelFile
 
         try
         {
-            using var stream = open();
-            var cursor = new FileCursor(stream, Source);
+            using var stream = parts.Open(entry.Part);
+            var cursor = new FileCursor(stream, Parts[entry.Part]);
             cursor.Seek(entry.DataOffset);
             var bytes = cursor.ReadBytes(entry.DataLength, $"the values of '{entry.Name}'");
             // A strided view (a transposed or sliced PyTorch tensor) is gathered into row-major order.
@@ -230,13 +251,16 @@ public sealed class ModelFile
     /// checkpoint, the zip's CRC-32 of each changed storage is updated too). Atomic;
     /// an existing regular file at <paramref name="path"/> is replaced only when <paramref name="replace"/> is set (its permissions are kept).
     /// </summary>
+    /// <exception cref="NotSupportedException">The model spans several files (<see cref="Parts"/>).</exception>
     public void WriteWithReplaced(string path, TensorEntry entry, ReadOnlySpan<float> values, bool replace = false) =>
         WriteWithReplaced(path, [(entry, values.ToArray())], replace);
 
     /// <summary>As <see cref="WriteWithReplaced(string, TensorEntry, ReadOnlySpan{float}, bool)"/> for several tensors at once.</summary>
+    /// <exception cref="NotSupportedException">The model spans several files (<see cref="Parts"/>).</exception>
     public void WriteWithReplaced(string path, IReadOnlyList<(TensorEntry Entry, float[] Values)> replacements, bool replace = false)
     {
         ArgumentNullException.ThrowIfNull(replacements);
+        RefuseSeveralFiles(path);
         var patches = new List<(long Offset, byte[] Bytes)>();
         foreach (var (entry, values) in replacements)
         {
@@ -260,13 +284,13 @@ public sealed class ModelFile
         if (Format == ModelFormat.PyTorchCheckpoint)
         {
             // A zip reader checks each member's CRC-32 (in its local header and the central directory).
-            using var input = open();
+            using var input = parts.Open(0);
             patches.AddRange(PyTorchCheckpoint.CrcPatches(new FileCursor(input, Source), patches));
         }
 
         AtomicFile.Write(path, output =>
         {
-            using (var input = open())
+            using (var input = parts.Open(0))
             {
                 input.CopyTo(output);
             }
@@ -286,10 +310,11 @@ public sealed class ModelFile
     /// <c>__metadata__</c> is not kept): an ONNX graph would need its nodes changed too, which this does not do.
     /// Atomic; an existing regular file at <paramref name="path"/> is replaced only when <paramref name="replace"/> is set.
     /// </summary>
-    /// <exception cref="NotSupportedException">The file is ONNX.</exception>
+    /// <exception cref="NotSupportedException">The file is ONNX, or the model spans several files (<see cref="Parts"/>).</exception>
     public void WriteWithResized(string path, IReadOnlyList<(TensorEntry Entry, ImmutableArray<long> Shape, float[] Values)> replacements, bool replace = false)
     {
         ArgumentNullException.ThrowIfNull(replacements);
+        RefuseSeveralFiles(path);
         if (Format == ModelFormat.Onnx)
         {
             throw new NotSupportedException($"'{Source}' is ONNX: changing a tensor's shape would need the graph's nodes changed too. Convert it to .safetensors or .dat first ('watermark convert').");
@@ -324,6 +349,17 @@ public sealed class ModelFile
             return new StoredTensor(t.Name, replacement.Shape, t.DType, bytes);
         }).ToList();
         Write(path, Format, tensors, replace);
+    }
+
+    // A changed copy of a multi-file model would be a new set of files (an index and shards, a model and its data):
+    // writing only the opened file would leave it pointing at the originals.
+    private void RefuseSeveralFiles(string path)
+    {
+        if (Parts.Length > 1)
+        {
+            var what = Format == ModelFormat.Safetensors ? $"a sharded safetensors model (an index and {Parts.Length - 1} shard files)" : $"an ONNX model with its values in {Parts.Length - 1} external data file(s)";
+            throw new NotSupportedException($"'{Source}' is {what}; a changed copy is written as one file only. Convert it to one file first (watermark convert --model {Source} --out model.safetensors), then write '{path}' from that.");
+        }
     }
 
     /// <summary>
@@ -374,4 +410,7 @@ public sealed class ModelFile
             }
         }, ownerOnly: false, replace);
     }
+
+    [GeneratedRegex(@"-\d{5}-of-\d{5}\.safetensors$", RegexOptions.IgnoreCase)]
+    private static partial Regex ShardName();
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.IO;
+using System.Linq;
 using System.Text;
 
 namespace Watermark.Formats;
@@ -9,9 +10,15 @@ namespace Watermark.Formats;
 /// <summary>
 /// ONNX weights: ModelProto.graph (field 7) → GraphProto.initializer (field 5) → TensorProto
 /// {dims 1, data_type 2, float_data 4, int32_data 5, int64_data 7, name 8, raw_data 9, double_data 10,
-/// data_location 14}. Only these fields are read; everything else, and every value, is skipped by
-/// its length, so a large model costs one pass over its field headers.
+/// external_data 13, data_location 14}. Only these fields are read; everything else, and every value, is
+/// skipped by its length, so a large model costs one pass over its field headers.
 /// </summary>
+/// <remarks>
+/// External data (data_location EXTERNAL): the values lie in the file that external_data's <c>location</c>
+/// names, relative to the model's folder and confined to it (<see cref="ModelParts"/>), from <c>offset</c>
+/// (default 0) for <c>length</c> bytes (default: to the end of the file, as onnx reads it). Several tensors
+/// may share one file. <c>checksum</c>, which no onnx tool writes or checks, is not checked either.
+/// </remarks>
 internal static class Onnx
 {
     private const int WireVarint = 0;
@@ -19,7 +26,7 @@ internal static class Onnx
     private const int WireLength = 2;
     private const int WireFixed32 = 5;
 
-    public static List<TensorEntry> ReadIndex(FileCursor cursor)
+    public static List<TensorEntry> ReadIndex(FileCursor cursor, ModelParts parts)
     {
         var entries = new List<TensorEntry>();
         var graphs = 0;
@@ -29,7 +36,7 @@ internal static class Onnx
             {
                 var end = LengthEnd(cursor, "the graph");
                 graphs++;
-                ReadGraph(cursor, end, entries);
+                ReadGraph(cursor, end, entries, parts);
                 return true;
             }
 
@@ -51,25 +58,26 @@ internal static class Onnx
         return entries;
     }
 
-    private static void ReadGraph(FileCursor cursor, long end, List<TensorEntry> entries) =>
+    private static void ReadGraph(FileCursor cursor, long end, List<TensorEntry> entries, ModelParts parts) =>
         ReadFields(cursor, end, "the graph", (field, wire) =>
         {
             if (field == 5 && wire == WireLength)
             {
                 var tensorEnd = LengthEnd(cursor, "an initializer");
-                entries.Add(ReadTensor(cursor, tensorEnd, entries.Count));
+                entries.Add(ReadTensor(cursor, tensorEnd, entries.Count, parts));
                 return true;
             }
 
             return false;
         });
 
-    private static TensorEntry ReadTensor(FileCursor cursor, long end, int index)
+    private static TensorEntry ReadTensor(FileCursor cursor, long end, int index, ModelParts parts)
     {
         var dims = ImmutableArray.CreateBuilder<long>();
         long dataType = 0;
         string? name = null;
-        var external = false;
+        ulong location = 0;
+        var externalData = new Dictionary<string, string>(StringComparer.Ordinal);
         (int Field, long Offset, long Length)? data = null;
         var what = $"initializer #{index}";
         ReadFields(cursor, end, what, (field, wire) =>
@@ -123,8 +131,11 @@ internal static class Onnx
                     return true;
                 case 4 or 5 or 7 or 10:
                     throw cursor.Error($"{what} stores its values unpacked (one field per value); re-export the model so that values are packed or in raw_data.");
+                case 13 when wire == WireLength:
+                    ReadExternalDataEntry(cursor, LengthEnd(cursor, $"an external_data entry of {what}"), externalData, what);
+                    return true;
                 case 14 when wire == WireVarint:
-                    external = cursor.ReadVarint($"the data location of {what}") == 1;
+                    location = cursor.ReadVarint($"the data location of {what}");
                     return true;
                 default:
                     return false;
@@ -137,15 +148,24 @@ internal static class Onnx
             throw cursor.Error($"{what} has no name (TensorProto field 8); the file is corrupt.");
         }
 
-        if (external)
+        if (location > 1)
         {
-            throw cursor.Error($"{label} keeps its values in an external data file, which this reader does not open; re-export the model with the weights inside the .onnx file.");
+            throw cursor.Error($"{label} has the data_location {location} (TensorProto field 14), which ONNX does not define (0: DEFAULT, 1: EXTERNAL); the file is corrupt.");
         }
 
         var shape = dims.ToImmutable();
         var elements = Shapes.ElementCount(shape, cursor, label);
         var dtype = FromDataType(dataType);
         var dtypeName = dtype == TensorDType.Unsupported ? $"onnx-type-{dataType}" : dtype.DisplayName();
+        if (location == 1)
+        {
+            if (data is { Length: > 0 } inline)
+            {
+                throw cursor.Error($"{label} is marked as external data (data_location EXTERNAL) yet stores values in field {inline.Field} too; readers would disagree on which to take, so the file is refused.");
+            }
+
+            return ReadExternal(cursor, parts, externalData, label, name, shape, dtype, dtypeName, elements);
+        }
         if (data is not { } stored)
         {
             if (elements != 0)
@@ -166,6 +186,87 @@ internal static class Onnx
         }
 
         return new TensorEntry(name, shape, dtype, dtypeName, elements, stored.Offset, stored.Length, contiguous);
+    }
+
+    // StringStringEntryProto {key 1, value 2}; a key given twice would let two readers take different values.
+    private static void ReadExternalDataEntry(FileCursor cursor, long end, Dictionary<string, string> entries, string what)
+    {
+        string? key = null;
+        var value = string.Empty;
+        ReadFields(cursor, end, $"an external_data entry of {what}", (field, wire) =>
+        {
+            if (field is 1 or 2 && wire == WireLength)
+            {
+                var textEnd = LengthEnd(cursor, $"an external_data entry of {what}");
+                var length = textEnd - cursor.Position;
+                if (length > Shapes.MaxNameBytes)
+                {
+                    throw cursor.Error($"an external_data entry of {what} is {length} bytes long; the file is corrupt.");
+                }
+
+                var bytes = cursor.ReadBytes(length, $"an external_data entry of {what}");
+                var text = bytes.Length == 0 ? string.Empty : Shapes.DecodeName(bytes, cursor, $"an external_data entry of {what}");
+                if (field == 1)
+                {
+                    key = text;
+                }
+                else
+                {
+                    value = text;
+                }
+
+                return true;
+            }
+
+            return false;
+        });
+
+        if (key is null || !entries.TryAdd(key, value))
+        {
+            throw cursor.Error(key is null
+                ? $"{what} has an external_data entry without a key; the file is corrupt."
+                : $"{what} has the external_data key '{Shapes.Printable(key)}' twice; readers could take either value, so the file is refused.");
+        }
+    }
+
+    private static TensorEntry ReadExternal(FileCursor cursor, ModelParts parts, Dictionary<string, string> externalData, string label, string name, ImmutableArray<long> shape, TensorDType dtype, string dtypeName, long elements)
+    {
+        if (!externalData.TryGetValue("location", out var location))
+        {
+            throw cursor.Error($"{label} is marked as external data (data_location EXTERNAL) but its external_data has no 'location'; the file is corrupt. Save the model again with onnx.save_model(..., save_as_external_data=True).");
+        }
+
+        var part = parts.Add(location, $"{label}'s external_data 'location'", "external data file");
+        var size = parts.Length(part);
+        var offset = Number(cursor, externalData, "offset", label) ?? 0;
+        var length = Number(cursor, externalData, "length", label) ?? Math.Max(0, size - offset);
+        if (offset > size || length > size - offset)
+        {
+            throw cursor.Error($"{label}'s external_data (offset {offset}, length {length}) runs past the end of '{Shapes.Printable(location)}', which holds {size} bytes; the data file is truncated or belongs to another save. Copy the model and its data file from the same save.");
+        }
+
+        if (dtype != TensorDType.Unsupported && length != Shapes.ByteLength(elements, dtype))
+        {
+            throw cursor.Error($"{label} has the shape {Capacity.ShapeText(shape)} of {dtype.DisplayName()} ({Shapes.ByteLength(elements, dtype)} bytes) but its external_data spans {length} bytes of '{Shapes.Printable(location)}'; the file is corrupt.");
+        }
+
+        return new TensorEntry(name, shape, dtype, dtypeName, elements, offset, length, contiguous: true, part: part);
+    }
+
+    // onnx writes offset and length as decimal text.
+    private static long? Number(FileCursor cursor, Dictionary<string, string> externalData, string key, string label)
+    {
+        if (!externalData.TryGetValue(key, out var text))
+        {
+            return null;
+        }
+
+        if (text.Length == 0 || text.Length > 18 || !text.All(char.IsAsciiDigit))
+        {
+            throw cursor.Error($"{label}'s external_data '{key}' is '{Shapes.Printable(text)}', not a whole number of bytes; the file is corrupt.");
+        }
+
+        return long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static void AddDim(FileCursor cursor, ImmutableArray<long>.Builder dims, long value, string what)

@@ -5,9 +5,10 @@ namespace Watermark.Formats;
 /// <summary>One tensor of a model file: its name, shape and element type, and where its values lie.</summary>
 public sealed class TensorEntry
 {
-    internal TensorEntry(string name, ImmutableArray<long> shape, TensorDType dtype, string dtypeName, long elementCount, long dataOffset, long dataLength, bool contiguous, ImmutableArray<long> strides = default)
+    internal TensorEntry(string name, ImmutableArray<long> shape, TensorDType dtype, string dtypeName, long elementCount, long dataOffset, long dataLength, bool contiguous, ImmutableArray<long> strides = default, int part = 0)
     {
         Strides = strides;
+        Part = part;
         Name = name;
         Shape = shape;
         DType = dtype;
@@ -33,7 +34,10 @@ public sealed class TensorEntry
     /// <summary>The number of elements (the product of the shape).</summary>
     public long ElementCount { get; }
 
-    /// <summary>Where the values start in the file.</summary>
+    /// <summary>Which of the model's files holds the values: an index into <see cref="ModelFile.Parts"/> (0: the file opened).</summary>
+    internal int Part { get; }
+
+    /// <summary>Where the values start in their file.</summary>
     internal long DataOffset { get; }
 
     /// <summary>How many bytes the values take in the file.</summary>
@@ -48,6 +52,9 @@ public sealed class TensorEntry
     /// first element lies and <see cref="DataLength"/> the bytes up to its last.
     /// </summary>
     internal ImmutableArray<long> Strides { get; }
+
+    /// <summary>The same entry with its values in part <paramref name="part"/> (a shard read by its own reader).</summary>
+    internal TensorEntry InPart(int part) => new(Name, Shape, DType, DTypeName, ElementCount, DataOffset, DataLength, Contiguous, Strides, part);
 
     /// <summary>The entry as <c>name [a, b] dtype</c>.</summary>
     public override string ToString() => $"{Name} {Capacity.ShapeText(Shape)} {DTypeName}";

@@ -170,6 +170,34 @@ internal static partial class UnixFiles
         return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    /// <summary>
+    /// Where an open file or folder really lies, every symbolic link resolved (the kernel's own record, read
+    /// from /proc/self/fd, so a link swapped after the open cannot mislead it); null where not available.
+    /// </summary>
+    public static string? RealPathOf(SafeFileHandle handle)
+    {
+        if (!Available)
+        {
+            return null;
+        }
+
+        string? target = null;
+        _ = WithDescriptor(handle, fd =>
+        {
+            try
+            {
+                target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // No /proc (a sandbox): the caller falls back to refusing links.
+            }
+
+            return 0;
+        });
+        return target is not null && target.StartsWith('/') ? target : null;
+    }
+
     /// <summary>Flushes a folder's entries (a rename or link in it) to disk; a no-op where not available.</summary>
     public static void SyncFolder(string folder)
     {
