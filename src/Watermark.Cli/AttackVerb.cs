@@ -119,7 +119,7 @@ internal static class AttackVerb
 
     private static Command Permute(CliConsole console)
     {
-        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX, in one file (convert a sharded or external-data model first).");
         var format = WatermarkCommand.FormatOption();
         var param = ParamOption("The weight whose channels are reordered, e.g. conv1.weight.");
         var axis = AxisOption("The axis to reorder: 0 = output channels (filters), 1 = input channels.", 0);
@@ -150,7 +150,7 @@ internal static class AttackVerb
 
     private static Command Rescale(CliConsole console)
     {
-        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX, in one file (convert a sharded or external-data model first).");
         var format = WatermarkCommand.FormatOption();
         var param = ParamOption("The weight whose channels are multiplied by α_d, e.g. the host's conv2.weight.");
         var axis = AxisOption("The axis of --param to scale: 1 = input channels (the host's, default), 0 = output channels.", 1);
@@ -198,7 +198,7 @@ internal static class AttackVerb
 
     private static Command Outputs(CliConsole console)
     {
-        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX, in one file (convert a sharded or external-data model first).");
         var format = WatermarkCommand.FormatOption();
         var param = ParamOption("The weight whose output filters (axis 0) are transformed, e.g. the host's conv2.weight; its .bias, if the file has one, goes with it.");
         var norm = NormOption("The batch norm right after --param (state_dict prefix, e.g. bn2): its running statistics absorb the scales, its weight and running mean the signs.", required: true);
@@ -319,7 +319,7 @@ internal static class AttackVerb
 
     private static Command DummyChannels(CliConsole console, bool clique)
     {
-        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat or safetensors (an ONNX graph would need its nodes changed; convert it first).");
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat or safetensors, in one file (an ONNX graph would need its nodes changed, a sharded model its shards; convert it first).");
         var format = WatermarkCommand.FormatOption();
         var param = ParamOption("The host weight that reads the channels on axis 1, e.g. conv2.weight: it gets the new input channels.");
         var producer = new Option<string>("--producer")
@@ -537,7 +537,7 @@ internal static class AttackVerb
 
     private static Command Build(CliConsole console, string name, string description, Option[] options, Func<ParseResult, float[], TensorEntry, string> attack)
     {
-        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to attack: TorchSharp .dat, safetensors or ONNX, in one file (convert a sharded or external-data model first).");
         var format = WatermarkCommand.FormatOption();
         var param = ParamOption("The state_dict name of the weight to attack, e.g. conv2.weight.");
         var output = OutputOption();

@@ -8,7 +8,7 @@ internal static class ConvertVerb
 {
     public static Command Create(CliConsole console)
     {
-        var model = WatermarkCommand.ModelOption("The model file to read: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to read: TorchSharp .dat, safetensors (a sharded model by its .safetensors.index.json) or ONNX (external data files are read from its folder).");
         var format = WatermarkCommand.FormatOption();
         var output = TypedOptions.FilePath("--out", ["-o"], "The file to write; its extension (.dat, .safetensors, .onnx) picks the format unless --to is given.", "FILE");
         var to = WatermarkCommand.FormatOption("--to", "The output format. ONNX output holds the weights as initializers of a graph without nodes.");

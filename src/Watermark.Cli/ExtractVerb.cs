@@ -14,7 +14,7 @@ internal static class ExtractVerb
 
     public static Command Create(CliConsole console)
     {
-        var model = WatermarkCommand.ModelOption("The model file to read: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to read: TorchSharp .dat, safetensors (a sharded model by its .safetensors.index.json) or ONNX (external data files are read from its folder).");
         var format = WatermarkCommand.FormatOption();
         var key = VerifyVerb.KeyOption();
         var command = new Command(

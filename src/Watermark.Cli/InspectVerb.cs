@@ -1,6 +1,7 @@
 using System;
 using System.CommandLine;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 using Watermark.Formats;
 
@@ -11,7 +12,7 @@ internal static class InspectVerb
 {
     public static Command Create(CliConsole console)
     {
-        var model = WatermarkCommand.ModelOption("The model file to list: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to list: TorchSharp .dat, safetensors (a sharded model by its .safetensors.index.json) or ONNX (external data files are read from its folder).");
         var format = WatermarkCommand.FormatOption();
         var command = new Command(
             "inspect",
@@ -25,6 +26,13 @@ internal static class InspectVerb
             // Saturating: a crafted file may declare counts whose sum overflows.
             var parameters = file.Tensors.Aggregate(0L, (sum, t) => sum > long.MaxValue - t.ElementCount ? long.MaxValue : sum + t.ElementCount);
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file.Source}: {ModelFile.FormatName(file.Format)}, {file.Tensors.Length} tensors, {parameters} values"));
+            if (file.Parts.Length > 1)
+            {
+                var folder = Path.GetDirectoryName(file.Parts[0])!;
+                var more = file.Parts.Length > 9 ? $", … ({file.Parts.Length - 9} more)" : string.Empty;
+                console.Out.WriteLine($"values in {file.Parts.Length - 1} more file(s) beside it: {string.Join(", ", file.Parts.Skip(1).Take(8).Select(p => Path.GetRelativePath(folder, p)))}{more}");
+            }
+
             if (file.Tensors.IsEmpty)
             {
                 return ExitCodes.Success;

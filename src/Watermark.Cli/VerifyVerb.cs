@@ -14,7 +14,7 @@ internal static class VerifyVerb
 {
     public static Command Create(CliConsole console)
     {
-        var model = WatermarkCommand.ModelOption("The model file to check: TorchSharp .dat, safetensors or ONNX.");
+        var model = WatermarkCommand.ModelOption("The model file to check: TorchSharp .dat, safetensors (a sharded model by its .safetensors.index.json) or ONNX (external data files are read from its folder).");
         var format = WatermarkCommand.FormatOption();
         var key = KeyOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object (present, pValue, alpha, bits, matched, ber, slots[]) instead of a table." };

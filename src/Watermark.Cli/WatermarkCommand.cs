@@ -107,8 +107,9 @@ public static class WatermarkCommand
                 // The library's argument checks read as sentences; the "(Parameter 'x')" suffix is for programmers.
                 return console.Fail(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", string.Empty, StringComparison.Ordinal));
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
             {
+                // NotSupportedException: the library cannot do this with this input (e.g. write a multi-file model); its message says what to do.
                 return console.Fail(e.Message);
             }
         });
@@ -148,7 +149,7 @@ public static class WatermarkCommand
 
     /// <summary>The <c>--format</c> option that overrides detection.</summary>
     internal static Option<Choice<ModelFormat>> FormatOption() => FormatOption(
-        "--format", "The model file's format when neither its header nor its extension tells (.dat/.bin, .safetensors, .onnx, .pt/.pth/.ckpt).");
+        "--format", "The model file's format when neither its header nor its name tells (.dat/.bin, .safetensors or a sharded model's .safetensors.index.json, .onnx, .pt/.pth/.ckpt); safetensors also reads any JSON shard index.");
 
     /// <summary>An option naming a model format: dat, safetensors, onnx or pytorch; no value when not given.</summary>
     internal static Option<Choice<ModelFormat>> FormatOption(string name, string description) => TypedOptions.OneOf<ModelFormat>(

@@ -145,11 +145,11 @@ public class FormatTests(TrainedModels models)
     }
 
     [Fact]
-    public void OnnxWithExternalDataIsRefusedWithTheReason()
+    public void OnnxMarkedExternalWithoutALocationIsRefusedWithTheReason()
     {
         var external = Fixtures.OnnxRawTensor("w", [2], dataType: 1, []).Concat(new byte[] { 14 << 3, 1 }).ToArray();
         var e = Assert.Throws<ModelFormatException>(() => ModelFile.Read(Fixtures.OnnxModel(external), "x.onnx"));
-        Assert.Contains("external data", e.Message, StringComparison.Ordinal);
+        Assert.Contains("its external_data has no 'location'", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -77,7 +77,7 @@ internal static class Onnx
         long dataType = 0;
         string? name = null;
         ulong location = 0;
-        var externalData = new Dictionary<string, string>(StringComparer.Ordinal);
+        var externalData = new List<(string Key, string Value)>();
         (int Field, long Offset, long Length)? data = null;
         var what = $"initializer #{index}";
         ReadFields(cursor, end, what, (field, wire) =>
@@ -132,7 +132,7 @@ internal static class Onnx
                 case 4 or 5 or 7 or 10:
                     throw cursor.Error($"{what} stores its values unpacked (one field per value); re-export the model so that values are packed or in raw_data.");
                 case 13 when wire == WireLength:
-                    ReadExternalDataEntry(cursor, LengthEnd(cursor, $"an external_data entry of {what}"), externalData, what);
+                    externalData.Add(ReadExternalDataEntry(cursor, LengthEnd(cursor, $"an external_data entry of {what}"), what));
                     return true;
                 case 14 when wire == WireVarint:
                     location = cursor.ReadVarint($"the data location of {what}");
@@ -164,7 +164,7 @@ internal static class Onnx
                 throw cursor.Error($"{label} is marked as external data (data_location EXTERNAL) yet stores values in field {inline.Field} too; readers would disagree on which to take, so the file is refused.");
             }
 
-            return ReadExternal(cursor, parts, externalData, label, name, shape, dtype, dtypeName, elements);
+            return ReadExternal(cursor, parts, ExternalDataKeys(cursor, externalData, label), label, name, shape, dtype, dtypeName, elements);
         }
         if (data is not { } stored)
         {
@@ -188,8 +188,8 @@ internal static class Onnx
         return new TensorEntry(name, shape, dtype, dtypeName, elements, stored.Offset, stored.Length, contiguous);
     }
 
-    // StringStringEntryProto {key 1, value 2}; a key given twice would let two readers take different values.
-    private static void ReadExternalDataEntry(FileCursor cursor, long end, Dictionary<string, string> entries, string what)
+    // StringStringEntryProto {key 1, value 2}.
+    private static (string Key, string Value) ReadExternalDataEntry(FileCursor cursor, long end, string what)
     {
         string? key = null;
         var value = string.Empty;
@@ -221,12 +221,22 @@ internal static class Onnx
             return false;
         });
 
-        if (key is null || !entries.TryAdd(key, value))
+        return key is null ? throw cursor.Error($"{what} has an external_data entry without a key; the file is corrupt.") : (key, value);
+    }
+
+    // A key given twice would let two readers take different values.
+    private static Dictionary<string, string> ExternalDataKeys(FileCursor cursor, List<(string Key, string Value)> entries, string label)
+    {
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in entries)
         {
-            throw cursor.Error(key is null
-                ? $"{what} has an external_data entry without a key; the file is corrupt."
-                : $"{what} has the external_data key '{Shapes.Printable(key)}' twice; readers could take either value, so the file is refused.");
+            if (!keys.TryAdd(key, value))
+            {
+                throw cursor.Error($"{label} has the external_data key '{Shapes.Printable(key)}' twice; readers could take either value, so the file is refused.");
+            }
         }
+
+        return keys;
     }
 
     private static TensorEntry ReadExternal(FileCursor cursor, ModelParts parts, Dictionary<string, string> externalData, string label, string name, ImmutableArray<long> shape, TensorDType dtype, string dtypeName, long elements)
@@ -236,13 +246,13 @@ internal static class Onnx
             throw cursor.Error($"{label} is marked as external data (data_location EXTERNAL) but its external_data has no 'location'; the file is corrupt. Save the model again with onnx.save_model(..., save_as_external_data=True).");
         }
 
-        var part = parts.Add(location, $"{label}'s external_data 'location'", "external data file");
+        var part = parts.Add(location, $"the external_data 'location' of {label}", "external data file");
         var size = parts.Length(part);
         var offset = Number(cursor, externalData, "offset", label) ?? 0;
         var length = Number(cursor, externalData, "length", label) ?? Math.Max(0, size - offset);
         if (offset > size || length > size - offset)
         {
-            throw cursor.Error($"{label}'s external_data (offset {offset}, length {length}) runs past the end of '{Shapes.Printable(location)}', which holds {size} bytes; the data file is truncated or belongs to another save. Copy the model and its data file from the same save.");
+            throw cursor.Error($"the external_data of {label} (offset {offset}, length {length}) runs past the end of '{Shapes.Printable(location)}', which holds {size} bytes; the data file is truncated or belongs to another save. Copy the model and its data file from the same save.");
         }
 
         if (dtype != TensorDType.Unsupported && length != Shapes.ByteLength(elements, dtype))
@@ -263,7 +273,7 @@ internal static class Onnx
 
         if (text.Length == 0 || text.Length > 18 || !text.All(char.IsAsciiDigit))
         {
-            throw cursor.Error($"{label}'s external_data '{key}' is '{Shapes.Printable(text)}', not a whole number of bytes; the file is corrupt.");
+            throw cursor.Error($"the external_data '{key}' of {label} is '{Shapes.Printable(text)}', not a whole number of bytes; the file is corrupt.");
         }
 
         return long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);

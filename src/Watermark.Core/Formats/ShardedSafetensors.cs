@@ -47,7 +47,7 @@ internal static class ShardedSafetensors
         var json = cursor.ReadBytes(cursor.Length, "the index");
         if (StrictJson.Problem(json, MaxDepth) is { } problem)
         {
-            throw cursor.Error($"the sharded safetensors index {problem}; the file is corrupt or crafted. Write it again (save_pretrained writes it).");
+            throw cursor.Error($"the sharded safetensors index {(problem.StartsWith("is ", StringComparison.Ordinal) ? problem : "is unusable: " + problem)}; the file is corrupt or crafted. Write it again (save_pretrained writes it).");
         }
 
         JsonDocument document;
