@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Text;
 using Google.Protobuf;
+using Watermark.Tests;
 
 namespace Watermark.Cli.Tests;
 
@@ -140,12 +141,5 @@ internal static class Fixtures
         }));
     }).ToByteArray();
 
-    private static ByteString Message(Action<CodedOutputStream> write)
-    {
-        var stream = new MemoryStream();
-        var output = new CodedOutputStream(stream);
-        write(output);
-        output.Flush();
-        return ByteString.CopyFrom(stream.ToArray());
-    }
+    private static ByteString Message(Action<CodedOutputStream> write) => MultiPartModels.Message(write);
 }

@@ -131,28 +131,13 @@ internal static class MultiPartModels
         {
             case "shard ../ path":
             case "shard absolute path":
-            {
                 // The escaping file exists and is a valid shard: the path alone is refused.
                 ModelFile.Write(Path.Combine(outside, first), ModelFormat.Safetensors, tensors.Take(tensors.Count / 2).ToList());
-                var escape = name.Contains("../", StringComparison.Ordinal) ? $"../outside/{first}" : Path.Combine(outside, first);
-                return WriteSharded(folder, tensors, map: m => m.Select(e => (e.Name, e.Shard == first ? escape : e.Shard)));
-            }
-
+                return WriteSharded(folder, tensors, map: m => m.Select(e => (e.Name, e.Shard == first ? Escape(name, outside, first) : e.Shard)));
             case "shard symlink outside":
-            {
-                var index = WriteSharded(folder, tensors);
-                File.Move(Path.Combine(folder, first), Path.Combine(outside, first));
-                File.CreateSymbolicLink(Path.Combine(folder, first), Path.Combine(outside, first));
-                return index;
-            }
-
+                return LinkFromOutside(WriteSharded(folder, tensors), first);
             case "shard missing":
-            {
-                var index = WriteSharded(folder, tensors);
-                File.Delete(Path.Combine(folder, second));
-                return index;
-            }
-
+                return Without(WriteSharded(folder, tensors), second);
             case "tensor in two shards":
             {
                 var index = WriteSharded(folder, tensors);
@@ -177,35 +162,22 @@ internal static class MultiPartModels
             case "total_size not a number":
             {
                 var index = WriteSharded(folder, tensors);
-                var entries = tensors.Select((t, i) => (t.Name, ShardName(i < tensors.Count / 2 ? 0 : 1, 2)));
-                File.WriteAllText(index, IndexJson(entries, "\"large\""));
+                File.WriteAllText(index, IndexJson(tensors.Select((t, i) => (t.Name, ShardName(i < tensors.Count / 2 ? 0 : 1, 2))), "\"large\""));
                 return index;
             }
 
             case "data ../ location":
             case "data absolute location":
             {
-                var escape = name.Contains("../", StringComparison.Ordinal) ? $"../outside/{DataFile}" : Path.Combine(outside, DataFile);
-                var model = WriteExternalOnnx(folder, tensors, externalData: e => [.. e.Select(p => p.Key == "location" ? (p.Key, escape) : p)]);
+                var model = WriteExternalOnnx(folder, tensors, externalData: e => [.. e.Select(p => p.Key == "location" ? (p.Key, Escape(name, outside, DataFile)) : p)]);
                 File.Move(Path.Combine(folder, DataFile), Path.Combine(outside, DataFile));
                 return model;
             }
 
             case "data symlink outside":
-            {
-                var model = WriteExternalOnnx(folder, tensors);
-                File.Move(Path.Combine(folder, DataFile), Path.Combine(outside, DataFile));
-                File.CreateSymbolicLink(Path.Combine(folder, DataFile), Path.Combine(outside, DataFile));
-                return model;
-            }
-
+                return LinkFromOutside(WriteExternalOnnx(folder, tensors), DataFile);
             case "data file missing":
-            {
-                var model = WriteExternalOnnx(folder, tensors);
-                File.Delete(Path.Combine(folder, DataFile));
-                return model;
-            }
-
+                return Without(WriteExternalOnnx(folder, tensors), DataFile);
             case "data offset+length past the end":
             {
                 var model = WriteExternalOnnx(folder, tensors);
@@ -219,6 +191,26 @@ internal static class MultiPartModels
             default:
                 throw new ArgumentException($"No hostile case '{name}'.", nameof(name));
         }
+    }
+
+    // A path to the file in the folder beside the model's: climbing out with '..', or absolute.
+    private static string Escape(string hostileCase, string outside, string file) =>
+        hostileCase.Contains("../", StringComparison.Ordinal) ? $"../outside/{file}" : Path.Combine(outside, file);
+
+    // Moves a file of the model to the folder beside it and leaves a link to it in its place.
+    private static string LinkFromOutside(string model, string file)
+    {
+        var folder = Path.GetDirectoryName(model)!;
+        var moved = Path.Combine(folder, "..", "outside", file);
+        File.Move(Path.Combine(folder, file), moved);
+        File.CreateSymbolicLink(Path.Combine(folder, file), Path.GetFullPath(moved));
+        return model;
+    }
+
+    private static string Without(string model, string file)
+    {
+        File.Delete(Path.Combine(Path.GetDirectoryName(model)!, file));
+        return model;
     }
 
     private static byte[] ExternalTensor(StoredTensor tensor, List<(string Key, string Value)> externalData) => Message(o =>
@@ -256,7 +248,8 @@ internal static class MultiPartModels
         o.WriteInt32(1);
     }).ToByteArray();
 
-    private static ByteString Message(Action<CodedOutputStream> write)
+    /// <summary>A protobuf message written by <paramref name="write"/>.</summary>
+    public static ByteString Message(Action<CodedOutputStream> write)
     {
         var stream = new MemoryStream();
         var output = new CodedOutputStream(stream);

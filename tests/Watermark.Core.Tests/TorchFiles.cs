@@ -3,8 +3,12 @@ using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using Watermark.Formats;
 using Watermark.Formats.Pickle;
+using Xunit;
 
 namespace Watermark.Tests;
 
@@ -12,6 +16,28 @@ namespace Watermark.Tests;
 internal static class TorchFiles
 {
     public static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch", name);
+
+    /// <summary>
+    /// Asserts that <paramref name="file"/> holds what a fixture script's expected.json says torch saw: every
+    /// tensor's name, shape and dtype, and the host's first values and SHA-256 (row-major float32).
+    /// </summary>
+    public static void AssertHoldsWhatTorchSays(ModelFile file, JsonElement expected)
+    {
+        var tensors = expected.GetProperty("tensors").EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
+        Assert.Equal(tensors.Keys.Order(StringComparer.Ordinal), file.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
+        foreach (var entry in file.Tensors)
+        {
+            var want = tensors[entry.Name];
+            Assert.Equal(want.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()), entry.Shape);
+            Assert.Equal(want.GetProperty("dtype").GetString(), entry.DTypeName);
+            // Every tensor reads (integer ones as bytes), and its bytes are the row-major values.
+            Assert.Equal(entry.ElementCount * entry.DType.Size(), file.ReadBytes(entry).Length);
+        }
+
+        var values = file.ReadFloat32(file.Find(expected.GetProperty("host").GetString()!));
+        Assert.Equal(expected.GetProperty("first").EnumerateArray().Select(v => (float)v.GetDouble()), values.Take(8));
+        Assert.Equal(expected.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(Floats(values))));
+    }
 
     /// <summary>A zip of stored members, as torch.save writes it (no data descriptors, no compression unless <paramref name="method"/>).</summary>
     public static byte[] Zip(IEnumerable<(string Name, byte[] Data)> members, ushort method = 0)
