@@ -181,6 +181,30 @@ public sealed class ShardedAndExternalDataTests : IDisposable
         Assert.Equal(Path.Combine(folder, second), model.Parts[2]);
     }
 
+    [Fact]
+    public void ALinkedFolderLeadingOutIsRefusedAndEveryReadChecksAgain()
+    {
+        var tensors = ModelFile.Open(Multipart(Index)).ReadAll();
+        var folder = MultiPartModels.NewFolder(root);
+        var outside = Path.GetFullPath(Path.Combine(folder, "..", "outside"));
+        var model = MultiPartModels.WriteExternalOnnx(folder, tensors, externalData: e => [.. e.Select(p => p.Key == "location" ? (p.Key, $"sub/{MultiPartModels.DataFile}") : p)]);
+        File.Move(Path.Combine(folder, MultiPartModels.DataFile), Path.Combine(outside, MultiPartModels.DataFile));
+        Directory.CreateSymbolicLink(Path.Combine(folder, "sub"), outside);
+        var e = Assert.Throws<ModelFormatException>(() => ModelFile.Open(model));
+        Assert.Contains("outside the model's folder", e.Message, StringComparison.Ordinal);
+
+        // Opened while the folder was real, then swapped for a link leading out: the next read refuses.
+        Directory.Delete(Path.Combine(folder, "sub"));
+        Directory.CreateDirectory(Path.Combine(folder, "sub"));
+        File.Copy(Path.Combine(outside, MultiPartModels.DataFile), Path.Combine(folder, "sub", MultiPartModels.DataFile));
+        var opened = ModelFile.Open(model);
+        Assert.Equal(tensors[0].Data.ToArray(), opened.ReadBytes(opened.Find(tensors[0].Name)));
+        Directory.Delete(Path.Combine(folder, "sub"), recursive: true);
+        Directory.CreateSymbolicLink(Path.Combine(folder, "sub"), outside);
+        var later = Assert.Throws<ModelFormatException>(() => opened.ReadBytes(opened.Find(tensors[0].Name)));
+        Assert.Contains("outside the model's folder", later.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [MemberData(nameof(HostileCases))]
     public void HostileLayoutsAreRefusedNamingTheProblem(string name)
