@@ -61,7 +61,7 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
             files = [.. DigestsOf([input.Path])];
             var model = ModelFile.Open(input.Path, format);
             detected = model.Format;
-            files = [files[0], .. DigestsOf(ScanInputs.ModelParts(input.Path, format).Skip(1))];
+            files = [files[0], .. DigestsOf(model.Parts.Skip(1))];
             if (reference is null)
             {
                 return new ModelCheck(input, detected, files, keyring.Verify(model, alpha), null, null);

@@ -27,9 +27,11 @@ internal sealed class SarifLog : IDisposable
 
     private readonly Utf8JsonWriter json;
     private readonly List<(string Path, FileDigest? Digest)> artifacts = [];
+    private readonly string currentFolder;
 
     public SarifLog(Stream stream, string currentFolder)
     {
+        this.currentFolder = currentFolder;
         json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
         json.WriteString("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
@@ -83,6 +85,11 @@ internal sealed class SarifLog : IDisposable
         json.WriteEndObject();
         json.Flush();
         artifacts.Add((check.Input.Path, check.Digest));
+        // The other files of a model in several (shards, ONNX external data): artifacts too, each with its digest.
+        foreach (var part in check.Files.IsDefaultOrEmpty ? [] : check.Files.Skip(1))
+        {
+            artifacts.Add((ScanInputs.Reported(part.FullPath, currentFolder), part));
+        }
     }
 
     /// <summary>Ends the log: the artifacts with their SHA-256, and the invocation with the exit code.</summary>

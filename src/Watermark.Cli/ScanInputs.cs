@@ -144,15 +144,20 @@ internal static class ScanInputs
     }
 
     /// <summary>
-    /// Every file that the model at <paramref name="path"/> reads, the model's own file first.
-    /// TODO(#14, multi-part models): return <c>ModelFile.Open(path, format).Parts</c> once Core's ModelFile has it
-    /// (sharded safetensors and ONNX external data); until then each file is its only part. An unreadable model
-    /// returns its own path only: it is reported as unusable when checked.
+    /// Every file that the model at <paramref name="path"/> reads (<see cref="ModelFile.Parts"/>: a sharded
+    /// safetensors index and its shards, an ONNX model and its external data), the model's own file first. An
+    /// unreadable model returns its own path only: it is reported as unusable when checked.
     /// </summary>
     internal static IReadOnlyList<string> ModelParts(string path, ModelFormat? format)
     {
-        _ = format;
-        return [path];
+        try
+        {
+            return ModelFile.Open(path, format).Parts;
+        }
+        catch (WatermarkException)
+        {
+            return [path];
+        }
     }
 
     private static bool MayHaveParts(string path, ModelFormat? format) =>

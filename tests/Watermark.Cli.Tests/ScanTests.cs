@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using NJsonSchema;
 using Watermark.Formats;
+using Watermark.Tests;
 using Xunit;
 
 namespace Watermark.Cli.Tests;
@@ -72,6 +73,49 @@ public sealed class ScanTests(TrainedModels models) : IDisposable
 
         Assert.Contains("scanned 4 model files", run.Err, StringComparison.Ordinal);
         Assert.Contains("4 present, 0 absent, 0 unusable", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AModelInSeveralFilesIsOneModelWithADigestPerFile()
+    {
+        var folder = NewFolder();
+        var marked = ModelFile.Open(models.MarkedDat).ReadAll();
+        var sharded = MultiPartModels.WriteSharded(MultiPartModels.NewFolder(folder), marked, shards: 3);
+        var onnx = MultiPartModels.WriteExternalOnnx(MultiPartModels.NewFolder(folder), ModelFile.Open(models.CleanDat).ReadAll(), oneFile: false);
+        var run = CliRunner.Run("scan", folder, "--key", models.OwnerKey, "--sarif", Path.Combine(folder, "scan.sarif"));
+        // The shards and the data files are parts of the two models, not models of their own.
+        Assert.True(run.Code == ExitCodes.Absent, run.ToString());
+        var lines = Lines(run.Out);
+        Assert.Equal(new[] { Relative(sharded), Relative(onnx) }.Order(StringComparer.Ordinal), lines.Select(l => l.GetProperty("path").GetString()).Order(StringComparer.Ordinal));
+        var byPath = lines.ToDictionary(l => l.GetProperty("path").GetString()!, l => l);
+        Assert.Equal("present", byPath[Relative(sharded)].GetProperty("status").GetString());
+        Assert.Equal("safetensors", byPath[Relative(sharded)].GetProperty("format").GetString());
+        Assert.Equal("absent", byPath[Relative(onnx)].GetProperty("status").GetString());
+        Assert.Contains("scanned 2 model files", run.Err, StringComparison.Ordinal);
+
+        // Every part is an artifact with its own digest, so a signature over the report covers the bytes that were read.
+        using var sarif = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "scan.sarif")));
+        var artifacts = sarif.RootElement.GetProperty("runs")[0].GetProperty("artifacts").EnumerateArray().ToList();
+        var parts = ModelFile.Open(sharded).Parts.Concat(ModelFile.Open(onnx).Parts).ToList();
+        Assert.Equal(parts.Count, artifacts.Count);
+        foreach (var part in parts)
+        {
+            var artifact = Assert.Single(artifacts, a => a.GetProperty("location").GetProperty("uri").GetString() == Relative(part));
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(part))), artifact.GetProperty("hashes").GetProperty("sha-256").GetString());
+        }
+
+        // The attestation's subjects are the index and its three shards.
+        var attestations = Path.Combine(folder, "attestations");
+        Assert.Equal(ExitCodes.Present, CliRunner.Run("scan", sharded, "--key", models.OwnerKey, "--attestations", attestations).Code);
+        using (var statement = JsonDocument.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(attestations)))))
+        {
+            var subjects = statement.RootElement.GetProperty("subject").EnumerateArray().Select(e => e.GetProperty("digest").GetProperty("sha256").GetString()).ToList();
+            Assert.Equal(ModelFile.Open(sharded).Parts.Select(p => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(p)))), subjects);
+        }
+
+        // A shard named on its own is checked as the one-file model it also is: it holds only some of the tensors.
+        var shard = Path.Combine(Path.GetDirectoryName(sharded)!, MultiPartModels.ShardName(0, 3));
+        Assert.Single(Lines(CliRunner.Run("scan", shard, "--key", models.OwnerKey).Out));
     }
 
     [Fact]
