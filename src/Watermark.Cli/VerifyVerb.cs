@@ -128,7 +128,7 @@ internal static class VerifyVerb
     private static string ToTable(ReferenceVerificationResult result)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"reference: {result.Reference.Matched}/{result.Reference.Bits} bits, p = {result.Reference.PValue} (it carries the mark)");
+        text.AppendLine(CultureInfo.InvariantCulture, $"reference: {result.Reference.Matched}/{result.Reference.Bits} bits, p = {result.Reference.PValue} {(result.ReferenceCarriesMark ? "(it carries the mark)" : "(it does NOT carry this key's mark: nothing aligned to it can show the mark)")}");
         text.AppendLine(result.Plain is { } plain
             ? FormattableString.Invariant($"plain:     {plain.Matched}/{plain.Bits} bits, BER {plain.BitErrorRate:0.000}, p = {plain.PValue} → {(plain.IsPresent ? "present" : "absent")}")
             : $"plain:     the key cannot be applied as the file is ({result.PlainUnusable})");
@@ -151,13 +151,15 @@ internal static class VerifyVerb
             ? (result.Plain?.IsPresent == true
                 ? FormattableString.Invariant($"PRESENT: p = {result.Plain.PValue} ≤ alpha = {AlphaText(result.Aligned.Alpha)}")
                 : FormattableString.Invariant($"PRESENT after a confident alignment: aligned BER {result.Aligned.BitErrorRate:0.000} ≤ {result.AlignedBitErrorRateBound}, a calibrated bound rather than the binomial one (half the lowest BER of 28 models that never saw the key, aligned to a marked reference: docs/alignment.md)"))
+            : !result.ReferenceCarriesMark
+                ? FormattableString.Invariant($"absent: the reference does not carry this key's mark, so the aligned bits cannot count{(result.Plain is null ? string.Empty : " and the plain check is absent")}; if the key is the owner's, give the original marked model as --reference, or check that the key file belongs to it")
             : result.IsConfident && result.Aligned.IsPresent
                 ? FormattableString.Invariant($"absent: aligned BER {result.Aligned.BitErrorRate:0.000} > {result.AlignedBitErrorRateBound}, the calibrated bound for aligned bits (the binomial p is not valid after alignment: docs/alignment.md)")
                 : FormattableString.Invariant($"absent: no p-value at most alpha = {AlphaText(result.Aligned.Alpha)}{(result.IsConfident ? string.Empty : " (the aligned bits count only after a confident alignment)")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {verdict}");
         foreach (var slot in result.Aligned.Slots)
         {
-            if (slot.Payload is { } payload && result.IsConfident)
+            if (slot.Payload is { } payload && result.IsConfident && result.ReferenceCarriesMark)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"message: {(result.Aligned.Slots.Length > 1 ? $"{slot.Parameter}: " : string.Empty)}{payload}");
             }

@@ -67,12 +67,28 @@ public sealed class ReferenceTests(TrainedModels models)
     }
 
     [Fact]
-    public void AReferenceWithoutTheMarkIsUnusableInput()
+    public void AKeyTheReferenceDoesNotCarryIsAbsent()
     {
-        var run = CliRunner.Run("verify", "--model", models.MarkedDat, "--key", models.FreshKey, "--reference", models.CleanDat);
-        Assert.Equal(ExitCodes.Unusable, run.Code);
-        Assert.Contains("does not carry the key's mark", run.Err, StringComparison.Ordinal);
-        Assert.Contains(models.CleanDat, run.Err, StringComparison.Ordinal);
+        // A fresh key against the owner's original: the reference does not carry it, so nothing aligned to it can.
+        var suspect = Permuted("safetensors");
+        var fresh = CliRunner.Run("verify", "--model", suspect, "--key", models.FreshKey, "--reference", models.MarkedDat);
+        Assert.True(fresh.Code == ExitCodes.Absent, fresh.ToString());
+        Assert.Contains("it does NOT carry this key's mark", fresh.Out, StringComparison.Ordinal);
+        Assert.Contains("verdict: absent: the reference does not carry this key's mark", fresh.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("message:", fresh.Out, StringComparison.Ordinal);
+        using (var json = JsonDocument.Parse(CliRunner.Run("verify", "--model", suspect, "--key", models.FreshKey, "--reference", models.MarkedDat, "--json").Out))
+        {
+            Assert.False(json.RootElement.GetProperty("present").GetBoolean());
+            Assert.False(json.RootElement.GetProperty("reference").GetProperty("present").GetBoolean());
+        }
+
+        // The owner's key with a model that never carried it as the reference: absent too, even for the marked copy
+        // (its plain check is what speaks for it there).
+        var wrongReference = CliRunner.Run("verify", "--model", suspect, "--key", models.OwnerKey, "--reference", models.CleanDat);
+        Assert.True(wrongReference.Code == ExitCodes.Absent, wrongReference.ToString());
+        Assert.Contains("give the original marked model as --reference", wrongReference.Out, StringComparison.Ordinal);
+        var plainlyMarked = CliRunner.Run("verify", "--model", models.MarkedDat, "--key", models.OwnerKey, "--reference", models.CleanDat);
+        Assert.True(plainlyMarked.Code == ExitCodes.Present, plainlyMarked.ToString());
     }
 
     [Theory]

@@ -62,8 +62,15 @@ public sealed class ReferenceVerificationResult
         Alignments = alignments;
     }
 
-    /// <summary>The reference checked with the key: it must carry the mark, or the key does not belong to it.</summary>
+    /// <summary>The reference checked with the key. When it does not carry the mark, the aligned bits never count (<see cref="ReferenceCarriesMark"/>).</summary>
     public VerificationResult Reference { get; }
+
+    /// <summary>
+    /// Whether the reference carries the key's mark (its plain verdict is present). When it does not — a key that was
+    /// never embedded in it (e.g. a fresh key), or not the owner's original — aligning a suspect to it can prove nothing
+    /// about that key: the aligned verdict is absent, and only the suspect's plain verdict can be present.
+    /// </summary>
+    public bool ReferenceCarriesMark => Reference.IsPresent;
 
     /// <summary>The suspect as it is, without alignment; null when the key cannot be applied to it (a host's shape changed).</summary>
     public VerificationResult? Plain { get; }
@@ -80,8 +87,8 @@ public sealed class ReferenceVerificationResult
     /// <summary>The calibrated bound the aligned BER must not exceed (<see cref="ReferenceOptions.AlignedBitErrorRateBound"/>).</summary>
     public double AlignedBitErrorRateBound { get; }
 
-    /// <summary>Whether the aligned bits pass: a confident alignment, aligned BER within the calibrated bound, and p ≤ alpha.</summary>
-    public bool IsAlignedPresent => IsConfident && Aligned.IsPresent && Aligned.BitErrorRate <= AlignedBitErrorRateBound;
+    /// <summary>Whether the aligned bits pass: a reference that carries the mark, a confident alignment, aligned BER within the calibrated bound, and p ≤ alpha.</summary>
+    public bool IsAlignedPresent => ReferenceCarriesMark && IsConfident && Aligned.IsPresent && Aligned.BitErrorRate <= AlignedBitErrorRateBound;
 
     /// <summary>Whether every slot's alignment is confident; the aligned verdict counts only then.</summary>
     public bool IsConfident => Alignments.All(a => a.IsConfident);
@@ -105,8 +112,9 @@ public static class ReferenceVerification
 {
     /// <summary>
     /// Verifies <paramref name="suspect"/> plainly and after aligning each slot's host weight to
-    /// <paramref name="reference"/>'s. The reference must carry every slot's mark (else the key file does
-    /// not belong to it: <see cref="WatermarkException"/>). The suspect's host may have another shape (dummy
+    /// <paramref name="reference"/>'s. A reference that does not carry the key's mark (a fresh key, or not the
+    /// owner's original) makes the aligned verdict absent (<see cref="ReferenceVerificationResult.ReferenceCarriesMark"/>):
+    /// the answer for that key is then the plain one. The suspect's host may have another shape (dummy
     /// channels); it is aligned into the reference's shape. Only the key's slots, and the producers named in
     /// <paramref name="options"/>, are read.
     /// </summary>
@@ -136,11 +144,6 @@ public static class ReferenceVerification
         }
 
         var referenceResult = new VerificationResult([.. keyring.Slots.Select((key, i) => Extractor.Extract(key, referenceHosts[i].Values, referenceHosts[i].Entry.Shape))], alpha);
-        if (!referenceResult.IsPresent)
-        {
-            throw new WatermarkException($"The reference '{reference.Source}' does not carry the key's mark ({referenceResult.Matched}/{referenceResult.Bits} bits, p = {referenceResult.PValue}); give the original marked model as --reference, or check that the key file belongs to it.");
-        }
-
         foreach (var name in options.Producers.Keys)
         {
             if (!keyring.Slots.Any(s => s.Parameter == name))
