@@ -43,7 +43,7 @@ internal static class ScanVerb
         var attestations = TypedOptions.FilePath(
             "--attestations", [], "Write an in-toto Statement v1 of each usable model's verdict into this folder, named after its path ('models/a.pt' → 'models%2Fa.pt.intoto.json').",
             "DIR", required: false);
-        var force = WatermarkCommand.ForceOption();
+        var force = WatermarkCommand.ForceOption("--output, --sarif and attestation files");
         var command = new Command(
             "scan",
             "Checks many model files for the marks of a key file, in parallel, one JSON line per file. Exit code 0: every file carries the mark, "

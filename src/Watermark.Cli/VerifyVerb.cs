@@ -41,7 +41,7 @@ internal static class VerifyVerb
         var attestation = TypedOptions.FilePath(
             "--attestation", [], "Also write the verdict as an in-toto Statement v1 (subject: the model's SHA-256; no key material) for cosign or a DSSE signer. Not written for unusable input.",
             "FILE", required: false);
-        var force = WatermarkCommand.ForceOption();
+        var force = WatermarkCommand.ForceOption("the --attestation file");
         var command = new Command(
             "verify",
             "Checks a model file for the marks of a key file. Exit code 0: present, 1: absent, 2: unusable input (the reason goes to stderr).")

@@ -119,9 +119,9 @@ public static class WatermarkCommand
         TypedOptions.FilePath("--model", ["-m"], description, "FILE");
 
     /// <summary>The <c>--force</c> option of verbs that write a file.</summary>
-    internal static Option<bool> ForceOption() => new("--force")
+    internal static Option<bool> ForceOption(string what = "the output file") => new("--force")
     {
-        Description = "Replace the output file if it exists (a regular file only; its permissions are kept). Without it an existing file is never touched.",
+        Description = $"Replace {what} if it exists (a regular file only; its permissions are kept). Without it an existing file is never touched.",
     };
 
     /// <summary>

@@ -47,6 +47,8 @@ internal sealed class AlignNull() : Experiment("alignnull", "the null after alig
     public const string RandomInit = "random initialisations (untrained)";
     public const string Trained = "trained without a key";
     public const string OtherKeys = "trained with other keys";
+    public const string TrainedLong = "trained as long as the reference (10 epochs, 50,000 images)";
+    public const string OtherNetwork = "another network's layers of the host's shape (ResNet-20's convs of that shape)";
 
     /// <summary>Seeds of the untrained WRNs.</summary>
     public static IEnumerable<ulong> InitSeeds => Enumerable.Range(100, 20).Select(s => (ulong)s);
@@ -66,6 +68,12 @@ internal sealed class AlignNull() : Experiment("alignnull", "the null after alig
         Runs.ShortNone(5, NullEpochs, NullImages), Runs.ShortNone(6, NullEpochs, NullImages),
     ];
 
+    /// <summary>Null runs with the reference's own schedule: one without a key, one marked with another key.</summary>
+    public static IReadOnlyList<RunSpec> LongRuns(ulong seed) => [Runs.None(seed + 1), Runs.Marked(seed + 2)];
+
+    /// <summary>Seeds of the untrained ResNet-20s whose layers of the host's shape are null models.</summary>
+    public static IEnumerable<ulong> ResNetSeeds => Enumerable.Range(100, 5).Select(s => (ulong)s);
+
     /// <summary>The producer of the host's input channels: conv1 of the block and the batch norm before the host's ReLU.</summary>
     public static ProducerNames Producer { get; } = new("g2.block0.conv1.weight", "g2.block0.bn2");
 
@@ -79,13 +87,17 @@ internal sealed class AlignNull() : Experiment("alignnull", "the null after alig
         // The trainings first: they are the slow part, and cached.
         var trained = NullRuns.Select(runner.Get).ToList();
         runs.AddRange(trained);
+        var trainedLong = LongRuns(runner.Settings.Seed).Select(runner.Get).ToList();
+        runs.AddRange(trainedLong);
+        var resnet = runner.Get(Runs.MarkedResNet20(runner.Settings.Seed));
+        runs.Add(resnet);
 
         var reference = ModelFile.Open(referencePath);
         var rows = new List<AlignedRow>();
-        void Check(string group, string model, string detail, string path)
+        void Check(string group, string model, string detail, string path, bool withProducer = true)
         {
             var suspect = ModelFile.Open(path);
-            foreach (var producers in new[] { false, true })
+            foreach (var producers in withProducer ? new[] { false, true } : [false])
             {
                 var options = producers
                     ? new ReferenceOptions { Producers = new Dictionary<string, ProducerNames>(StringComparer.Ordinal) { [keyring.Slots[0].Parameter] = Producer } }
@@ -152,11 +164,47 @@ internal sealed class AlignNull() : Experiment("alignnull", "the null after alig
             Check(RandomInit, $"wrn-init-s{seed}", "untrained WRN (Kaiming-normal convs, fresh batch norms)", path);
         }
 
-        foreach (var run in trained)
+        foreach (var run in trained.Concat(trainedLong))
         {
+            if (trainedLong.Contains(run))
+            {
+                var longDetail = string.Create(CultureInfo.InvariantCulture, $"{run.History.Count} epochs ({run.WallSeconds / 60:F0} min), test error {100 * run.TestError:F1}%{(run.Spec.Embed ? $", its own key's BER {run.BitErrorRate:0.000}" : ", no key")}");
+                Check(TrainedLong, run.Spec.Name, longDetail, Path.Combine(runner.Folder(run.Spec.Name), "model.dat"));
+                continue;
+            }
+
+
             var detail = string.Create(CultureInfo.InvariantCulture, $"{run.History.Count} epochs ({run.WallSeconds / 60:F0} min), test error {100 * run.TestError:F1}%{(run.Spec.Embed ? $", own key's BER {run.BitErrorRate:0.000}" : string.Empty)}");
             Check(run.Spec.Embed ? OtherKeys : Trained, run.Spec.Name, detail, Path.Combine(runner.Folder(run.Spec.Name), "model.dat"));
         }
+
+        // Another architecture: every conv of the host's shape in ResNet-20 (stage 2's for WRN-10-2's g2 host), put alone into a file under the
+        // host's name, as a thief who grafts a layer would; the host weight only (ResNet-20 has no such producer).
+        var host = keyring.Slots[0];
+        void CheckLayers(string model, string detail, string source)
+        {
+            var file = ModelFile.Open(source);
+            foreach (var layer in file.Tensors.Where(t => t.Shape.SequenceEqual(host.Shape)))
+            {
+                var path = Path.Combine(copies, $"{model}-{layer.Name}.dat");
+                ModelFile.Write(path, ModelFormat.TorchSharpDat, [new StoredTensor(host.Parameter, layer.Shape, layer.DType, file.ReadBytes(layer))], replace: true);
+                Check(OtherNetwork, $"{model} {layer.Name}", detail, path, withProducer: false);
+            }
+        }
+
+        foreach (var seed in ResNetSeeds)
+        {
+            var path = Path.Combine(copies, $"resnet20-init-s{seed}.dat");
+            torch.manual_seed((long)seed);
+            using (var model = new Model.ResNet20())
+            {
+                model.save(path);
+            }
+
+            CheckLayers($"resnet20-init-s{seed}", "untrained ResNet-20 (Kaiming-normal convs)", path);
+        }
+
+        CheckLayers(resnet.Spec.Name, string.Create(CultureInfo.InvariantCulture, $"ResNet-20 trained {resnet.History.Count} epochs, test error {100 * resnet.TestError:F1}%, marked with its own key in {RunSpec.ResNet20Host}"), Path.Combine(runner.Folder(resnet.Spec.Name), "model.dat"));
 
         var nulls = rows.Where(r => r.Group != Positive).ToList();
         var copiesChecked = rows.Where(r => r.Group == Positive).ToList();
@@ -168,7 +216,7 @@ internal sealed class AlignNull() : Experiment("alignnull", "the null after alig
         {
             string.Create(CultureInfo.InvariantCulture, $"Reference: {marked.Spec.Name} (its key.json: {keyring.Slots[0].Bits} bits in {keyring.Slots[0].Parameter}). Each model is checked as `watermark verify MODEL --key key.json --reference model.dat` checks it, once on the host weights alone and once with `--producer {Producer.Conv},{Producer.Norm}`; p-values are the extractor's binomial ones (log10), alpha 1e-6. The untrained WRNs are seeds {InitSeeds.First()}–{InitSeeds.Last()}; the trained null models ran {NullEpochs} epoch over the first {NullImages} CIFAR-10 training images ({NullImages / SampleTraining.BatchSize} SGD steps at lr 0.1, tested on the first 2,000 test images) with seeds and keys none of which is the reference's: short, because eight trainings had to share two heavily loaded cores."),
             string.Create(CultureInfo.InvariantCulture, $"Reading: after alignment the null models' bits are biased towards the mark (mean BER {nulls.Average(r => r.PlainBer):0.000} plain, {nulls.Average(r => r.AlignedBer):0.000} aligned; aligned p down to 10^{nulls.Min(r => r.AlignedLog10P):0.0} against alpha 1e-6), so the binomial p-value of aligned bits is not a valid bound. The confidence gate ({gate}) kept every null model out ({(nulls.Any(r => r.Confident) ? "NOT: some opened it" : "none opened it")}), but with a thin margin for models marked with other keys (highest null confidence {nullTop:0.000}; copies of the reference at least {copyLow:0.000}), and those were trained for 100 steps only. So `verify --reference` decides an aligned verdict by a bound calibrated on this set instead: aligned BER at most {ReferenceOptions.CalibratedAlignedBitErrorRateBound}, half the lowest aligned BER of any null model ({nulls.Min(r => r.AlignedBer):0.000}); the copies' aligned BER is at most {(copiesChecked.Count > 0 ? copiesChecked.Max(r => r.AlignedBer) : double.NaN):0.000}. The verdict says the bound is calibrated, not binomial (docs/alignment.md, \"Null after alignment\")."),
-            "Left: a different architecture's layer of the same shape (ResNet-20's [32, 32, 3, 3] convs; the sample has no ResNet-20 yet), and null models trained as long as the reference (10 epochs over all 50,000 images).",
+            string.Create(CultureInfo.InvariantCulture, $"Also null: {trainedLong.Count} WRNs trained as long as the reference ({string.Join(", ", trainedLong.Select(r => r.Spec.Name))}: the preset's 10 epochs over all 50,000 images, one without a key, one marked with another key), and every conv of the host's shape {Capacity.ShapeText(host.Shape)} in ResNet-20 ({rows.Count(r => r.Group == OtherNetwork) / (ResNetSeeds.Count() + 1)} layers each of {ResNetSeeds.Count()} untrained ResNet-20s and of {resnet.Spec.Name}, trained with the preset's schedule and marked with its own key), each grafted alone under the host's name and checked on its weights alone."),
         };
         return Result(runner, "Beyond the paper: the null after alignment (verify --reference, issue #17)", command, [], runs, [], notes, marked.Network) with { Aligned = rows };
     }
