@@ -117,7 +117,7 @@ internal static class Attestation
         json.WriteStartObject();
         json.WriteString("name", Path.GetFileName(file.FullPath));
         json.WriteStartObject("digest");
-        json.WriteString("sha256", file.Sha256);
+        json.WriteString("sha256", file.Sha256 ?? throw new InvalidOperationException($"'{file.FullPath}' was not hashed; an attestation needs its digest (scan refuses --no-digest with --attestations)."));
         json.WriteEndObject();
         json.WriteEndObject();
     }

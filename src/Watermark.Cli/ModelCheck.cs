@@ -23,8 +23,8 @@ internal enum ModelStatus
     Unusable,
 }
 
-/// <summary>One file of the model as attested: its name and SHA-256.</summary>
-internal sealed record FileDigest(string FullPath, string Sha256, long Length);
+/// <summary>One file of the model as attested: its name, its SHA-256 (null when <c>scan --no-digest</c> skipped it) and length.</summary>
+internal sealed record FileDigest(string FullPath, string? Sha256, long Length);
 
 /// <summary>
 /// The outcome of checking one model file against the keyring: the verdict (plain, or with <c>--reference</c> the
@@ -46,7 +46,7 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
     /// Checks one file: hashes it (streamed, whatever its size) and verifies it; every expected failure becomes an
     /// unusable result with its one-line reason. The files open at once are this one and its parts.
     /// </summary>
-    public static ModelCheck Run(ScanInput input, Keyring keyring, ModelFormat? format, double alpha, ModelFile? reference, ReferenceOptions options)
+    public static ModelCheck Run(ScanInput input, Keyring keyring, ModelFormat? format, double alpha, ModelFile? reference, ReferenceOptions options, bool digest = true)
     {
         if (input.Problem is not null)
         {
@@ -58,10 +58,10 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
         try
         {
             // Hashed first, so that a corrupt file is still identified by its digest.
-            files = [.. DigestsOf([input.Path])];
+            files = [.. DigestsOf([input.Path], digest)];
             var model = ModelFile.Open(input.Path, format);
             detected = model.Format;
-            files = [files[0], .. DigestsOf(model.Parts.Skip(1))];
+            files = [files[0], .. DigestsOf(model.Parts.Skip(1), digest)];
             if (reference is null)
             {
                 return new ModelCheck(input, detected, files, keyring.Verify(model, alpha), null, null);
@@ -79,14 +79,16 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
         }
     }
 
-    /// <summary>The SHA-256 of each file, read as a stream through the same checks as a model (regular files only).</summary>
-    public static IEnumerable<FileDigest> DigestsOf(IEnumerable<string> paths)
+    /// <summary>
+    /// The SHA-256 of each file, read as a stream through the same checks as a model (regular files only); with
+    /// <paramref name="hash"/> false only the checks and the length (nothing is read).
+    /// </summary>
+    public static IEnumerable<FileDigest> DigestsOf(IEnumerable<string> paths, bool hash = true)
     {
         foreach (var path in paths)
         {
             using var stream = InputFile.Open(path, problem => new ModelFormatException(path, problem), "not found; check the path.");
-            var hash = SHA256.HashData(stream);
-            yield return new FileDigest(path, Convert.ToHexStringLower(hash), stream.Length);
+            yield return new FileDigest(path, hash ? Convert.ToHexStringLower(SHA256.HashData(stream)) : null, stream.Length);
         }
     }
 
@@ -118,7 +120,15 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
 
         if (Digest is { } digest)
         {
-            json.WriteString("sha256", digest.Sha256);
+            if (digest.Sha256 is null)
+            {
+                json.WriteNull("sha256");
+            }
+            else
+            {
+                json.WriteString("sha256", digest.Sha256);
+            }
+
             json.WriteNumber("size", digest.Length);
         }
         else

@@ -106,9 +106,12 @@ internal sealed class SarifLog : IDisposable
             if (digest is not null)
             {
                 json.WriteNumber("length", digest.Length);
-                json.WriteStartObject("hashes");
-                json.WriteString("sha-256", digest.Sha256);
-                json.WriteEndObject();
+                if (digest.Sha256 is not null)
+                {
+                    json.WriteStartObject("hashes");
+                    json.WriteString("sha-256", digest.Sha256);
+                    json.WriteEndObject();
+                }
             }
 
             json.WriteEndObject();

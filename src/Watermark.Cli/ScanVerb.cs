@@ -43,13 +43,18 @@ internal static class ScanVerb
         var attestations = TypedOptions.FilePath(
             "--attestations", [], "Write an in-toto Statement v1 of each usable model's verdict into this folder, named after its path ('models/a.pt' → 'models%2Fa.pt.intoto.json').",
             "DIR", required: false);
+        var noDigest = new Option<bool>("--no-digest")
+        {
+            Description = "Skip the SHA-256 of every file and read only what the check needs (headers and host tensors): much faster on large "
+                + "models. The JSON lines' sha256 is then null and the SARIF artifacts have no hashes; --attestations needs the digests.",
+        };
         var force = WatermarkCommand.ForceOption("--output, --sarif and attestation files");
         var command = new Command(
             "scan",
             "Checks many model files for the marks of a key file, in parallel, one JSON line per file. Exit code 0: every file carries the mark, "
             + "1: some do not (none unusable), 2: some are unusable or the arguments are bad, 3: no model file found (or the shard holds none).")
         {
-            paths, key, alpha, format, reference, referenceFormat, jobs, shard, output, sarif, attestations, force,
+            paths, key, alpha, format, reference, referenceFormat, jobs, shard, output, sarif, attestations, noDigest, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
@@ -72,6 +77,11 @@ internal static class ScanVerb
                 throw new UsageException($"--attestations '{attestationFolder}' is a file; give a folder (it is created if missing).");
             }
 
+            if (attestationFolder is not null && parsed.GetValue(noDigest))
+            {
+                throw new UsageException("--attestations needs the files' SHA-256 (an attestation's subject is the digest); leave out --no-digest.");
+            }
+
             if (parsed.GetValue(reference) is null && parsed.GetValue(referenceFormat) is not null)
             {
                 throw new UsageException("--reference-format needs --reference ORIGINAL (the owner's marked model).");
@@ -86,6 +96,7 @@ internal static class ScanVerb
                 Shard = parsed.GetValue(shard),
                 AttestationFolder = attestationFolder,
                 Replace = replace,
+                Digest = !parsed.GetValue(noDigest),
             };
             if (parsed.GetValue(reference) is { } referencePath)
             {
@@ -151,7 +162,7 @@ internal static class ScanVerb
                 run.Jobs,
                 input =>
                 {
-                    var check = ModelCheck.Run(input, run.Keyring, run.Format, run.Alpha, run.Reference, ReferenceOptions.Default);
+                    var check = ModelCheck.Run(input, run.Keyring, run.Format, run.Alpha, run.Reference, ReferenceOptions.Default, run.Digest);
                     if (run.AttestationFolder is { } attestationFolder && check.Status != ModelStatus.Unusable)
                     {
                         Attestation.Write(Path.Combine(attestationFolder, Attestation.FileName(input.Path)), check, run.ReferenceDigest, run.Replace, time);
@@ -232,6 +243,8 @@ internal static class ScanVerb
         public required string? AttestationFolder { get; init; }
 
         public required bool Replace { get; init; }
+
+        public required bool Digest { get; init; }
 
         public ModelFile? Reference { get; set; }
 

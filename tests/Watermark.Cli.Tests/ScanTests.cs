@@ -119,6 +119,28 @@ public sealed class ScanTests(TrainedModels models) : IDisposable
     }
 
     [Fact]
+    public void WithoutDigestsTheVerdictsAreTheSameAndNothingClaimsAHash()
+    {
+        var folder = MarkedFolder();
+        File.Copy(models.CleanDat, Path.Combine(folder, "clean.dat"));
+        var hashed = CliRunner.Run("scan", folder, "--key", models.OwnerKey);
+        var fast = CliRunner.Run("scan", folder, "--key", models.OwnerKey, "--no-digest", "--sarif", Path.Combine(folder, "fast.sarif"));
+        Assert.Equal(hashed.Code, fast.Code);
+        Assert.Equal(ExitCodes.Absent, fast.Code);
+        var lines = Lines(fast.Out);
+        Assert.Equal(Lines(hashed.Out).Select(l => (l.GetProperty("path").GetString(), l.GetProperty("status").GetString(), l.GetProperty("matched").GetInt32())), lines.Select(l => (l.GetProperty("path").GetString(), l.GetProperty("status").GetString(), l.GetProperty("matched").GetInt32())));
+        Assert.All(lines, l => Assert.Equal(JsonValueKind.Null, l.GetProperty("sha256").ValueKind));
+        Assert.All(lines, l => Assert.True(l.GetProperty("size").GetInt64() > 0));
+        using var sarif = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "fast.sarif")));
+        Assert.All(sarif.RootElement.GetProperty("runs")[0].GetProperty("artifacts").EnumerateArray(), a => Assert.False(a.TryGetProperty("hashes", out _)));
+
+        var refused = CliRunner.Run("scan", folder, "--key", models.OwnerKey, "--no-digest", "--attestations", Path.Combine(folder, "att"));
+        Assert.True(refused.Code == ExitCodes.Unusable, refused.ToString());
+        Assert.Contains("--attestations needs the files' SHA-256", refused.Err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(folder, "att")));
+    }
+
+    [Fact]
     public void AnUnmarkedModelMakesItOneAndACorruptOneTwo()
     {
         var folder = MarkedFolder();
