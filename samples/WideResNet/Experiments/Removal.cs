@@ -24,13 +24,14 @@ namespace WideResNet.Experiments;
 /// <param name="PlainLog10P">log10 of its binomial p; null likewise.</param>
 /// <param name="PlainPresent">Plain verify's verdict (alpha 1e-6).</param>
 /// <param name="PlainUnusable">Why plain verify cannot read the copy (exit 2), or null.</param>
+/// <param name="InvertedLog10P">log10 of P[X ≤ matched] for X ~ Binomial(T, ½): how unlikely the plain bits are to be this far from the message by chance (a mark read back inverted, as weight shifting with s &gt; 1 leaves it); null when plain verify cannot read the copy. Not part of any verdict.</param>
 /// <param name="AlignedBer">BER after alignment to the original.</param>
 /// <param name="AlignedLog10P">log10 of the binomial p the extractor gives the aligned bits (not a valid bound after alignment).</param>
 /// <param name="Confidence">The smaller of the alignment's mean input and output cosines.</param>
 /// <param name="Confident">Whether the alignment is confident.</param>
 /// <param name="Undone">What the alignment undid.</param>
 /// <param name="Present">The verdict of <c>verify --reference</c>.</param>
-internal sealed record RemovalRow(string Network, string Attack, string Detail, string HostShape, double TestError, double? PlainBer, double? PlainLog10P, bool PlainPresent, string? PlainUnusable, double AlignedBer, double AlignedLog10P, double Confidence, bool Confident, string Undone, bool Present);
+internal sealed record RemovalRow(string Network, string Attack, string Detail, string HostShape, double TestError, double? PlainBer, double? PlainLog10P, bool PlainPresent, string? PlainUnusable, double? InvertedLog10P, double AlignedBer, double AlignedLog10P, double Confidence, bool Confident, string Undone, bool Present);
 
 /// <summary>
 /// Issue #17: the removal attacks of an informed adversary — function-preserving transforms on both sides of
@@ -89,6 +90,7 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
                 var row = new RemovalRow(
                     target.Label, attack.Name, attack.Detail, Capacity.ShapeText(suspect.Find(target.Host).Shape), Evaluate(runner, path, test),
                     r.Plain?.BitErrorRate, r.Plain?.PValue.Log10, r.Plain?.IsPresent ?? false, r.PlainUnusable,
+                    r.Plain is { } p ? PValue.BinomialUpperTail(p.Bits, p.Bits - p.Matched).Log10 : null,
                     r.Aligned.BitErrorRate, r.Aligned.PValue.Log10, Math.Min(a.MeanInputCosine, a.MeanOutputCosine), r.IsConfident, undone, r.IsPresent);
                 rows.Add(row);
                 Console.WriteLine(FormattableString.Invariant($"[{target.Label}] {attack.Name,-28} test error {100 * row.TestError:F2}%  plain {(row.PlainBer is { } b ? $"BER {b:0.000} (log10 p {row.PlainLog10P:F1})" : "exit 2")}  aligned BER {row.AlignedBer:0.000}, confidence {row.Confidence:0.000}  {(row.Present ? "PRESENT" : "absent")}"));
@@ -123,8 +125,10 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
             new("NeuronSplit", $"{DummyChannels} of conv2's input channels split in two (seed 1)", split),
             new("all four", "permute, rescale, NeuronClique, NeuronSplit", all),
             new("all four + fine-tune", "all four, then " + FineTuneText, Chain(all, tune)),
-            new("weight shifting", ShiftText, Shift),
-            new("weight shifting + fine-tune", ShiftText + ", then " + FineTuneText, Chain(Shift, tune)),
+            new("weight shifting", ShiftText(WeightShifting.DefaultShift), Shift(WeightShifting.DefaultShift)),
+            new("weight shifting + fine-tune", ShiftText(WeightShifting.DefaultShift) + ", then " + FineTuneText, Chain(Shift(WeightShifting.DefaultShift), tune)),
+            new("weight shifting, s = 1", ShiftText(1), Shift(1)),
+            new("weight shifting, s = 1 + fine-tune", ShiftText(1) + ", then " + FineTuneText, Chain(Shift(1), tune)),
         ]);
     }
 
@@ -150,14 +154,16 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
             new("flip outputs", "half the host's filters negated, bn1's weight and running mean with them (seed 1)", flip),
             new("all three", "permute, rescale, flip", all),
             new("all three + fine-tune", "all three, then " + FineTuneText, Chain(all, tune)),
-            new("weight shifting", ShiftText, Shift),
-            new("weight shifting + fine-tune", ShiftText + ", then " + FineTuneText, Chain(Shift, tune)),
+            new("weight shifting", ShiftText(WeightShifting.DefaultShift), Shift(WeightShifting.DefaultShift)),
+            new("weight shifting + fine-tune", ShiftText(WeightShifting.DefaultShift) + ", then " + FineTuneText, Chain(Shift(WeightShifting.DefaultShift), tune)),
+            new("weight shifting, s = 1", ShiftText(1), Shift(1)),
+            new("weight shifting, s = 1 + fine-tune", ShiftText(1) + ", then " + FineTuneText, Chain(Shift(1), tune)),
         ]);
     }
 
     private static string FineTuneText => string.Create(CultureInfo.InvariantCulture, $"1 epoch of CIFAR-10 at lr {FineTuneRate}, no regularizer");
 
-    private static string ShiftText => string.Create(CultureInfo.InvariantCulture, $"every conv: W ← W − {WeightShifting.DefaultShift}·mean₀(W) + N(0, std(W)²) (the toolbox's weight shifting)");
+    private static string ShiftText(double shift) => string.Create(CultureInfo.InvariantCulture, $"every conv: W ← W − {shift}·mean₀(W) + N(0, std(W)²) (the toolbox's weight shifting{(shift == WeightShifting.DefaultShift ? ", its s" : ", s")} = {shift})");
 
     private static string Slug(string name) => new([.. name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
 
@@ -213,19 +219,19 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
     };
 
     // The toolbox's weight shifting on every conv weight (4 dimensions), each with its own noise seed.
-    private static void Shift(string source, string destination)
+    private static Step Shift(double shift) => (source, destination) =>
     {
         var file = ModelFile.Open(source);
         var replaced = new List<(TensorEntry, float[])>();
         foreach (var (entry, i) in file.Tensors.Where(t => t.Shape.Length == 4).Select((t, i) => (t, i)))
         {
             var values = file.ReadFloat32(entry);
-            WeightShifting.Apply(values, entry.Shape, WeightShifting.DefaultShift, seed: i + 1);
+            WeightShifting.Apply(values, entry.Shape, shift, seed: i + 1);
             replaced.Add((entry, values));
         }
 
         file.WriteWithReplaced(destination, replaced, replace: true);
-    }
+    };
 
     private static Step FineTune(Runner runner, string network, ulong seed) => (source, destination) =>
     {

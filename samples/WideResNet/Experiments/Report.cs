@@ -184,13 +184,13 @@ internal static class Report
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"**{network}**");
             md.AppendLine();
-            md.AppendLine("| attack | what it did | host shape | test error | plain BER | plain log10 p | plain verdict | aligned BER | aligned log10 p (binomial, not valid) | confidence | alignment undid | verdict with --reference |");
-            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+            md.AppendLine("| attack | what it did | host shape | test error | plain BER | plain log10 p | plain verdict | log10 P[this few bits match] | aligned BER | aligned log10 p (binomial, not valid) | confidence | alignment undid | verdict with --reference |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in rows.Where(r => r.Network == network))
             {
                 var plain = r.PlainBer is { } ber
-                    ? $"{F(ber, "0.000")} | {F(r.PlainLog10P!.Value, "0.0")} | {(r.PlainPresent ? "present" : "absent")}"
-                    : "– | – | exit 2: the key does not apply";
+                    ? $"{F(ber, "0.000")} | {F(r.PlainLog10P!.Value, "0.0")} | {(r.PlainPresent ? "present" : "absent")} | {F(r.InvertedLog10P!.Value, "0.0")}"
+                    : "– | – | exit 2: the key does not apply | –";
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Attack} | {r.Detail} | {r.HostShape} | {F(100 * r.TestError, "0.00")}% | {plain} | {F(r.AlignedBer, "0.000")} | {F(r.AlignedLog10P, "0.0")} | {F(r.Confidence, "0.000")}{(r.Confident ? string.Empty : " (not confident)")} | {r.Undone} | {(r.Present ? "PRESENT" : "absent")} |");
             }
         }
