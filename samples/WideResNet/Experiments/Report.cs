@@ -189,7 +189,7 @@ internal static class Report
             foreach (var r in rows.Where(r => r.Network == network))
             {
                 var plain = r.PlainBer is { } ber
-                    ? $"{F(ber, "0.000")} | {F(r.PlainLog10P!.Value, "0.0")} | {(r.PlainPresent ? "present" : "absent")} | {F(r.InvertedLog10P!.Value, "0.0")}"
+                    ? $"{F(ber, "0.000")} | {F(r.PlainLog10P!.Value, "0.0")} | {(r.PlainPresent ? "present" : "absent")} | {(r.InvertedLog10P is { } inverted ? F(inverted, "0.0") : "–")}"
                     : "– | – | exit 2: the key does not apply | –";
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Attack} | {r.Detail} | {r.HostShape} | {F(100 * r.TestError, "0.00")}% | {plain} | {F(r.AlignedBer, "0.000")} | {F(r.AlignedLog10P, "0.0")} | {F(r.Confidence, "0.000")}{(r.Confident ? string.Empty : " (not confident)")} | {r.Undone} | {(r.Present ? "PRESENT" : "absent")} |");
             }
