@@ -150,7 +150,7 @@ internal static class VerifyVerb
         var verdict = result.IsPresent
             ? (result.Plain?.IsPresent == true
                 ? FormattableString.Invariant($"PRESENT: p = {result.Plain.PValue} ≤ alpha = {AlphaText(result.Aligned.Alpha)}")
-                : FormattableString.Invariant($"PRESENT after a confident alignment: aligned BER {result.Aligned.BitErrorRate:0.000} ≤ {result.AlignedBitErrorRateBound}, a calibrated bound rather than the binomial one (half the lowest BER of 28 models that never saw the key, aligned to a marked reference: docs/alignment.md)"))
+                : FormattableString.Invariant($"PRESENT after a confident alignment: aligned BER {result.Aligned.BitErrorRate:0.000} ≤ {result.AlignedBitErrorRateBound}, a calibrated bound rather than the binomial one (half the lowest BER of 60 models and layers that never saw the key, aligned to a marked reference: docs/alignment.md)"))
             : !result.ReferenceCarriesMark
                 ? FormattableString.Invariant($"absent: the reference does not carry this key's mark, so the aligned bits cannot count{(result.Plain is null ? string.Empty : " and the plain check is absent")}; if the key is the owner's, give the original marked model as --reference, or check that the key file belongs to it")
             : result.IsConfident && result.Aligned.IsPresent
