@@ -394,13 +394,7 @@ internal static class AttackVerb
                 throw new UsageException($"--count {n} is more than the {channels} channels '{host.Name}' reads; split at most {channels}.");
             }
 
-            var tensors = carriers.Select(c => new ChannelTensor(file.ReadFloat32(c.Entry), c.Entry.Shape, c.Axis)).ToList();
-            var hostTensor = new ChannelTensor(file.ReadFloat32(host), host.Shape, 1);
-            var result = clique
-                ? Watermark.Attacks.DummyNeurons.Clique(tensors, hostTensor, n, parsed.GetValue(seed))
-                : Watermark.Attacks.DummyNeurons.Split(tensors, hostTensor, n, parsed.GetValue(seed));
-            var replaced = carriers.Select((c, i) => (c.Entry, result.Producer[i].Shape, result.Producer[i].Values)).Append((host, result.Host.Shape, result.Host.Values)).ToList();
-            file.WriteWithResized(path, replaced, replace: parsed.GetValue(force));
+            var result = Watermark.Attacks.DummyNeurons.Write(file, carriers, host, clique, n, parsed.GetValue(seed), path, replace: parsed.GetValue(force));
             var what = clique ? $"added {result.Added.Count} cancelling channels" : $"split {n} channels in two";
             console.Out.WriteLine($"{what} between '{prefix}' and '{host.Name}' (now {Capacity.ShapeText(result.Host.Shape)}, M = {result.Host.Values.Length / host.Shape[0]}; new channels at {string.Join(", ", result.Added)}); widened {string.Join(", ", carriers.Select(c => $"'{c.Entry.Name}'"))}; wrote {path} ({ModelFile.FormatName(file.Format)})");
             return ExitCodes.Success;

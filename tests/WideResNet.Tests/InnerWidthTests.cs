@@ -46,12 +46,9 @@ public sealed class InnerWidthTests
             original.save(source);
             var file = ModelFile.Open(source);
             var host = file.Find($"{block}.conv2.weight");
-            var carriers = new[] { $"{block}.conv1.weight", $"{block}.{norm}.weight", $"{block}.{norm}.bias", $"{block}.{norm}.running_mean", $"{block}.{norm}.running_var" }.Select(n => file.Find(n)).ToList();
-            var producer = carriers.Select(e => new ChannelTensor(file.ReadFloat32(e), e.Shape, 0)).ToList();
-            var hostTensor = new ChannelTensor(file.ReadFloat32(host), host.Shape, 1);
-            var widened = clique ? DummyNeurons.Clique(producer, hostTensor, Added, 1) : DummyNeurons.Split(producer, hostTensor, Added, 1);
+            var producer = new[] { $"{block}.conv1.weight", $"{block}.{norm}.weight", $"{block}.{norm}.bias", $"{block}.{norm}.running_mean", $"{block}.{norm}.running_var" }.Select(n => (file.Find(n), 0)).ToList();
             var copy = Path.Combine(folder, "widened.dat");
-            file.WriteWithResized(copy, [.. carriers.Select((e, i) => (e, widened.Producer[i].Shape, widened.Producer[i].Values)), (host, widened.Host.Shape, widened.Host.Values)]);
+            DummyNeurons.Write(file, producer, host, clique, Added, 1, copy);
 
             var width = host.Shape[1] + Added;
             using var attacked = Create(network, new Dictionary<string, long> { [block] = width });

@@ -86,9 +86,9 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
                 var suspect = ModelFile.Open(path);
                 var r = keyring.Verify(suspect, reference, VerificationResult.DefaultAlpha, options);
                 var a = r.Alignments[0];
-                var undone = string.Create(CultureInfo.InvariantCulture, $"{a.InputMatch.Select((m, i) => m != i).Count(moved => moved)} inputs and {a.OutputMatch.Select((m, i) => m != i).Count(moved => moved)} outputs moved, {a.OutputSigns.Count(sign => sign < 0)} signs flipped, {a.MergedGroups.Length} groups merged, {a.DroppedInputs.Length} inputs dropped");
+                var undone = string.Create(CultureInfo.InvariantCulture, $"{a.InputsMoved} inputs and {a.OutputsMoved} outputs moved, {a.SignsFlipped} signs flipped, {a.MergedGroups.Length} groups merged, {a.DroppedInputs.Length} inputs dropped");
                 var row = new RemovalRow(
-                    target.Label, attack.Name, attack.Detail, Capacity.ShapeText(suspect.Find(target.Host).Shape), Evaluate(runner, path, test),
+                    target.Label, attack.Name, attack.Detail, Capacity.ShapeText(suspect.Find(target.Host).Shape), Evaluate(runner, target.Run.Spec.Network, path, test),
                     r.Plain?.BitErrorRate, r.Plain?.PValue.Log10, r.Plain?.IsPresent ?? false, r.PlainUnusable,
                     r.Plain is { } p ? PValue.BinomialUpperTail(p.Bits, p.Bits - p.Matched).Log10 : null,
                     r.Aligned.BitErrorRate, r.Aligned.PValue.Log10, Math.Min(a.MeanInputCosine, a.MeanOutputCosine), r.IsConfident, undone, r.IsPresent);
@@ -209,13 +209,8 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
     private static Step Widen(string host, string conv, string norm, bool clique) => (source, destination) =>
     {
         var file = ModelFile.Open(source);
-        var carriers = new[] { $"{conv}.weight", $"{norm}.weight", $"{norm}.bias", $"{norm}.running_mean", $"{norm}.running_var" }.Select(n => file.Find(n)).ToList();
-        var hostEntry = file.Find(host);
-        var producer = carriers.Select(e => new ChannelTensor(file.ReadFloat32(e), e.Shape, 0)).ToList();
-        var hostTensor = new ChannelTensor(file.ReadFloat32(hostEntry), hostEntry.Shape, 1);
-        var widened = clique ? DummyNeurons.Clique(producer, hostTensor, DummyChannels, 1) : DummyNeurons.Split(producer, hostTensor, DummyChannels, 1);
-        var replaced = carriers.Select((e, i) => (e, widened.Producer[i].Shape, widened.Producer[i].Values)).Append((hostEntry, widened.Host.Shape, widened.Host.Values)).ToList();
-        file.WriteWithResized(destination, replaced, replace: true);
+        var producer = new[] { $"{conv}.weight", $"{norm}.weight", $"{norm}.bias", $"{norm}.running_mean", $"{norm}.running_var" }.Select(n => (file.Find(n), 0)).ToList();
+        DummyNeurons.Write(file, producer, file.Find(host), clique, DummyChannels, 1, destination, replace: true);
     };
 
     // The toolbox's weight shifting on every conv weight (4 dimensions), each with its own noise seed.
@@ -243,9 +238,8 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
         model.save(destination);
     };
 
-    private static double Evaluate(Runner runner, string path, WideResNet.Data.BatchLoader test)
+    private static double Evaluate(Runner runner, string network, string path, WideResNet.Data.BatchLoader test)
     {
-        var network = InnerWidths(path).Keys.Any(k => k.StartsWith("layer", StringComparison.Ordinal)) ? RunSpec.ResNet20 : RunSpec.Wrn;
         using var model = Load(runner, network, path);
         return Trainer.Evaluate(model, test);
     }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
+using Watermark.Formats;
 
 namespace Watermark.Attacks;
 
@@ -122,6 +123,34 @@ public static class DummyNeurons
         }
 
         return Widen(producer, host, channels, hostLayout, added, random, coefficients);
+    }
+
+    /// <summary>
+    /// NeuronClique (<paramref name="clique"/>) or NeuronSplit on a model file: reads the producer's tensors and the
+    /// host's weight (channels on axis 1), adds <paramref name="count"/> channels, and writes the widened copy to
+    /// <paramref name="path"/> in the file's format (<see cref="ModelFile.WriteWithResized"/>: atomic; an existing
+    /// file is replaced only when <paramref name="replace"/> is set).
+    /// </summary>
+    /// <param name="file">The model (TorchSharp .dat or safetensors).</param>
+    /// <param name="producer">Every tensor of the file that carries the host's input channels, with its channel axis.</param>
+    /// <param name="host">The host's weight.</param>
+    /// <param name="clique">NeuronClique when set, else NeuronSplit.</param>
+    /// <param name="count">How many channels to add (<see cref="Clique"/>) or split (<see cref="Split"/>).</param>
+    /// <param name="seed">The seed of the random choices.</param>
+    /// <param name="path">Where the widened copy goes.</param>
+    /// <param name="replace">Whether an existing regular file at <paramref name="path"/> is replaced.</param>
+    /// <returns>The widened tensors and where their channels came from.</returns>
+    public static WidenedChannels Write(ModelFile file, IReadOnlyList<(TensorEntry Entry, int Axis)> producer, TensorEntry host, bool clique, int count, int seed, string path, bool replace = false)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(producer);
+        ArgumentNullException.ThrowIfNull(host);
+        var tensors = producer.Select(p => new ChannelTensor(file.ReadFloat32(p.Entry), p.Entry.Shape, p.Axis)).ToList();
+        var hostTensor = new ChannelTensor(file.ReadFloat32(host), host.Shape, 1);
+        var widened = clique ? Clique(tensors, hostTensor, count, seed) : Split(tensors, hostTensor, count, seed);
+        var replaced = producer.Select((p, i) => (p.Entry, widened.Producer[i].Shape, widened.Producer[i].Values)).Append((host, widened.Host.Shape, widened.Host.Values)).ToList();
+        file.WriteWithResized(path, replaced, replace);
+        return widened;
     }
 
     // The widened tensors: producer channel i copies Sources[i]; the host's slice of an original channel c is
