@@ -164,18 +164,16 @@ internal sealed class AlignNull() : Experiment("alignnull", "the null after alig
             Check(RandomInit, $"wrn-init-s{seed}", "untrained WRN (Kaiming-normal convs, fresh batch norms)", path);
         }
 
-        foreach (var run in trained.Concat(trainedLong))
+        string ModelOf(RunResult run) => Path.Combine(runner.Folder(run.Spec.Name), "model.dat");
+        string Detail(RunResult run, string key) => string.Create(CultureInfo.InvariantCulture, $"{run.History.Count} epochs ({run.WallSeconds / 60:F0} min), test error {100 * run.TestError:F1}%{key}");
+        foreach (var run in trained)
         {
-            if (trainedLong.Contains(run))
-            {
-                var longDetail = string.Create(CultureInfo.InvariantCulture, $"{run.History.Count} epochs ({run.WallSeconds / 60:F0} min), test error {100 * run.TestError:F1}%{(run.Spec.Embed ? $", its own key's BER {run.BitErrorRate:0.000}" : ", no key")}");
-                Check(TrainedLong, run.Spec.Name, longDetail, Path.Combine(runner.Folder(run.Spec.Name), "model.dat"));
-                continue;
-            }
+            Check(run.Spec.Embed ? OtherKeys : Trained, run.Spec.Name, Detail(run, run.Spec.Embed ? string.Create(CultureInfo.InvariantCulture, $", own key's BER {run.BitErrorRate:0.000}") : string.Empty), ModelOf(run));
+        }
 
-
-            var detail = string.Create(CultureInfo.InvariantCulture, $"{run.History.Count} epochs ({run.WallSeconds / 60:F0} min), test error {100 * run.TestError:F1}%{(run.Spec.Embed ? $", own key's BER {run.BitErrorRate:0.000}" : string.Empty)}");
-            Check(run.Spec.Embed ? OtherKeys : Trained, run.Spec.Name, detail, Path.Combine(runner.Folder(run.Spec.Name), "model.dat"));
+        foreach (var run in trainedLong)
+        {
+            Check(TrainedLong, run.Spec.Name, Detail(run, run.Spec.Embed ? string.Create(CultureInfo.InvariantCulture, $", its own key's BER {run.BitErrorRate:0.000}") : ", no key"), ModelOf(run));
         }
 
         // Another architecture: every conv of the host's shape in ResNet-20 (stage 2's for WRN-10-2's g2 host), put alone into a file under the
