@@ -43,6 +43,47 @@ public class ExtractorTests
         Assert.False(new VerificationResult([unmarked]).IsPresent);
     }
 
+    [Theory]
+    [InlineData(4, 300, 128)]
+    [InlineData(3, 7, 5)]
+    [InlineData(64, 576, 256)]
+    [InlineData(2, 33, 19)]
+    public void VectorisedMeansAndProjectionsEqualTheScalarSumsToTheBit(int filters, int m, int bits)
+    {
+        // The vectors run across entries (w_i) and across bits (y_j), never along one sum, so every sum keeps
+        // the scalar loop's order of additions: the same doubles on every machine, whatever its vector width.
+        var key = WatermarkKey.Create("c.weight", [filters, m], bits, KeyKind.Random, Message.AllOnes, 0.01, null, allowOverCapacity: true, TestSeeds.Numbered(9));
+        var random = new Random(3);
+        var weight = Enumerable.Range(0, filters * m).Select(_ => (float)(random.NextDouble() - 0.5) * (float)Math.Pow(10, random.Next(-6, 3))).ToArray();
+        var w = new double[m];
+        for (var l = 0; l < filters; l++)
+        {
+            for (var i = 0; i < m; i++)
+            {
+                w[i] += weight[(l * m) + i];
+            }
+        }
+
+        for (var i = 0; i < m; i++)
+        {
+            w[i] /= filters;
+        }
+
+        var x = key.ProjectionMatrix().ToArray();
+        var y = new double[bits];
+        for (var j = 0; j < bits; j++)
+        {
+            for (var i = 0; i < m; i++)
+            {
+                y[j] += x[(j * m) + i] * w[i];
+            }
+        }
+
+        var mean = FilterMean.Compute(weight, [filters, m]);
+        Assert.Equal(w.Select(BitConverter.DoubleToInt64Bits), mean.Select(BitConverter.DoubleToInt64Bits));
+        Assert.Equal(y.Select(BitConverter.DoubleToInt64Bits), Extractor.Extract(key, weight, [filters, m]).Projection.Select(BitConverter.DoubleToInt64Bits));
+    }
+
     [Fact]
     public void NonFiniteWeightsAreRefusedWithTheSlotNamed()
     {
@@ -52,6 +93,15 @@ public class ExtractorTests
         Assert.Contains("'c.weight'", Assert.Throws<WatermarkException>(() => Extractor.Extract(key, weight, [2, 8])).Message, StringComparison.Ordinal);
         weight[5] = float.PositiveInfinity;
         Assert.Contains("infinite", Assert.Throws<WatermarkException>(() => Extractor.Extract(key, weight, [2, 8])).Message, StringComparison.Ordinal);
+
+        // Past the vectors' reach, and in the last value of a long weight: each is found, with its index.
+        var wide = WatermarkKey.Create("d.weight", [3, 67], 8);
+        foreach (var at in new[] { 0, 66, 100, 200 })
+        {
+            var values = new float[3 * 67];
+            values[at] = float.NegativeInfinity;
+            Assert.Contains($"index {at}", Assert.Throws<WatermarkException>(() => Extractor.Extract(wide, values, [3, 67])).Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

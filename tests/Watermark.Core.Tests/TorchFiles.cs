@@ -32,6 +32,13 @@ internal static class TorchFiles
             Assert.Equal(want.GetProperty("dtype").GetString(), entry.DTypeName);
             // Every tensor reads (integer ones as bytes), and its bytes are the row-major values.
             Assert.Equal(entry.ElementCount * entry.DType.Size(), file.ReadBytes(entry).Length);
+            if (entry.DType.IsReal())
+            {
+                // Verification reads into a reused buffer (float32 straight from the file): the same values.
+                var into = new float[entry.ElementCount];
+                file.ReadFloat32(entry, into);
+                Assert.Equal(file.ReadFloat32(entry), into);
+            }
         }
 
         var values = file.ReadFloat32(file.Find(expected.GetProperty("host").GetString()!));

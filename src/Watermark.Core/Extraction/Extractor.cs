@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Watermark;
 
@@ -15,7 +17,7 @@ public static class Extractor
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(shape);
         CheckShape(key, shape);
-        for (var i = 0; i < weight.Length; i++)
+        for (var i = FiniteUpTo(weight); i < weight.Length; i++)
         {
             if (!float.IsFinite(weight[i]))
             {
@@ -24,6 +26,22 @@ public static class Extractor
         }
 
         return Score(key, FilterMean.Compute(weight, shape));
+    }
+
+    // How many leading values are known finite, a vector at a time (v − v is 0 for a finite v, NaN for ±∞ and NaN);
+    // the scalar loop looks at the rest and names the first value that is not.
+    private static int FiniteUpTo(ReadOnlySpan<float> weight)
+    {
+        var vectors = MemoryMarshal.Cast<float, Vector<float>>(weight);
+        for (var v = 0; v < vectors.Length; v++)
+        {
+            if (!Vector.EqualsAll(vectors[v] - vectors[v], Vector<float>.Zero))
+            {
+                return v * Vector<float>.Count;
+            }
+        }
+
+        return vectors.Length * Vector<float>.Count;
     }
 
     /// <summary>Scores a slot from its filter mean w (length M).</summary>
@@ -36,26 +54,18 @@ public static class Extractor
             throw new WatermarkException($"Slot '{key.Parameter}': the key expects a filter mean of M = {m} entries; {filterMean.Length} were given.");
         }
 
-        var x = key.ProjectionArray;
         var target = key.TargetBits();
-        var projection = new double[key.Bits];
+        var projection = Project(key, filterMean);
         var extracted = new bool[key.Bits];
         var matched = 0;
         for (var j = 0; j < key.Bits; j++)
         {
-            var row = x.AsSpan(j * m, m);
-            var y = 0.0;
-            for (var i = 0; i < m; i++)
-            {
-                y += row[i] * filterMean[i];
-            }
-
+            var y = projection[j];
             if (!double.IsFinite(y))
             {
                 throw new WatermarkException($"Slot '{key.Parameter}': the projection Xw is not finite; the weights are corrupt.");
             }
 
-            projection[j] = y;
             extracted[j] = y >= 0;
             if (extracted[j] == target[j])
             {
@@ -64,6 +74,40 @@ public static class Extractor
         }
 
         return new SlotVerification(key, extracted, projection, matched);
+    }
+
+    /// <summary>
+    /// y = Xw in double precision: y_j = Σ_i x_ji·w_i, each sum taken in the order i = 0, 1, …, M − 1 with a
+    /// rounded product and a rounded sum per term (no fused multiply-add), so y is the same to the bit on every
+    /// machine whatever its vector width. The vectors run over j (T sums at once, X read by column), never over i.
+    /// </summary>
+    internal static double[] Project(WatermarkKey key, ReadOnlySpan<double> w)
+    {
+        var bits = key.Bits;
+        var columns = key.ProjectionByColumn;
+        var y = new double[bits];
+        var sums = MemoryMarshal.Cast<double, Vector<double>>(y.AsSpan());
+        var vectorized = Vector.IsHardwareAccelerated ? bits / Vector<float>.Count * Vector<float>.Count : 0;
+        for (var i = 0; i < w.Length; i++)
+        {
+            var column = columns.AsSpan(i * bits, bits);
+            var wi = w[i];
+            var scale = new Vector<double>(wi);
+            var values = MemoryMarshal.Cast<float, Vector<float>>(column[..vectorized]);
+            for (var v = 0; v < values.Length; v++)
+            {
+                Vector.Widen(values[v], out var low, out var high);
+                sums[2 * v] += low * scale;
+                sums[(2 * v) + 1] += high * scale;
+            }
+
+            for (var j = vectorized; j < bits; j++)
+            {
+                y[j] += column[j] * wi;
+            }
+        }
+
+        return y;
     }
 
     internal static void CheckShape(WatermarkKey key, IReadOnlyList<long> shape)

@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Watermark;
 
@@ -23,8 +25,25 @@ public static class FilterMean
         var w = new double[m];
         for (long l = 0; l < filters; l++)
         {
+            // Each w[i] adds its filters' values in filter order, as the scalar loop would, so the sums are the
+            // same to the bit; the vectors only do several i at once.
             var row = weight.Slice((int)(l * m), m);
-            for (var i = 0; i < m; i++)
+            var i = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                var sums = MemoryMarshal.Cast<double, Vector<double>>(w.AsSpan());
+                var values = MemoryMarshal.Cast<float, Vector<float>>(row);
+                for (var v = 0; v < values.Length; v++)
+                {
+                    Vector.Widen(values[v], out var low, out var high);
+                    sums[2 * v] += low;
+                    sums[(2 * v) + 1] += high;
+                }
+
+                i = values.Length * Vector<float>.Count;
+            }
+
+            for (; i < m; i++)
             {
                 w[i] += row[i];
             }

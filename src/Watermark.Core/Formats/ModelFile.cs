@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace Watermark.Formats;
@@ -209,6 +210,43 @@ public sealed partial class ModelFile
         var values = new float[entry.ElementCount];
         TensorDTypes.ToSingle(entry.DType, bytes, values);
         return values;
+    }
+
+    /// <summary>
+    /// The values of a real tensor as row-major float32 into <paramref name="destination"/> (exactly
+    /// <see cref="TensorEntry.ElementCount"/> long): a float32 tensor stored row-major is read straight into it, with
+    /// no copy in between, so a caller that reuses its buffer (a scan over thousands of files) allocates nothing per tensor.
+    /// </summary>
+    internal void ReadFloat32(TensorEntry entry, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (!entry.DType.IsReal())
+        {
+            throw new ModelFormatException(Source, $"tensor '{entry.Name}' is {entry.DTypeName}; a watermark host weight is float32, float16, bfloat16 or float64.");
+        }
+
+        if (destination.Length != entry.ElementCount)
+        {
+            throw new ArgumentException($"Tensor '{entry.Name}' has {entry.ElementCount} elements; the buffer holds {destination.Length}.", nameof(destination));
+        }
+
+        if (entry.DType != TensorDType.Float32 || !BitConverter.IsLittleEndian || !entry.Contiguous || !entry.Strides.IsDefault || entry.DataLength != destination.Length * 4L)
+        {
+            TensorDTypes.ToSingle(entry.DType, ReadBytes(entry), destination);
+            return;
+        }
+
+        try
+        {
+            using var stream = parts.Open(entry.Part);
+            var cursor = new FileCursor(stream, Parts[entry.Part]);
+            cursor.Seek(entry.DataOffset);
+            cursor.ReadExactly(MemoryMarshal.AsBytes(destination), $"the values of '{entry.Name}'");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException(Source, $"cannot be read: {e.Message}");
+        }
     }
 
     /// <summary>The stored little-endian values of a tensor.</summary>

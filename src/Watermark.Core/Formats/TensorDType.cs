@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 
 namespace Watermark.Formats;
 
@@ -91,6 +92,13 @@ public static class TensorDTypes
         if (!type.IsReal() || source.Length != destination.Length * size)
         {
             throw new ArgumentException($"Cannot read {source.Length} bytes of {type.DisplayName()} as {destination.Length} float32 values.", nameof(source));
+        }
+
+        if (type == TensorDType.Float32 && BitConverter.IsLittleEndian)
+        {
+            // Stored as they lie in memory here: one block copy.
+            MemoryMarshal.Cast<byte, float>(source).CopyTo(destination);
+            return;
         }
 
         for (var i = 0; i < destination.Length; i++)

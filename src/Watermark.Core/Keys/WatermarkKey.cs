@@ -15,6 +15,7 @@ public sealed class WatermarkKey
     public const double DefaultStrength = 0.01;
 
     private float[]? projection;
+    private float[]? projectionByColumn;
     private bool[]? targetBits;
     private bool[]? mask;
 
@@ -163,6 +164,27 @@ public sealed class WatermarkKey
 
     internal float[] ProjectionArray =>
         LazyInitializer.EnsureInitialized(ref projection, () => KeyMatrix.Derive(Kind, Seed, Bits, FilterMeanLength));
+
+    /// <summary>
+    /// X transposed (M×T row-major), derived once and cached, so that Xw is computed a column at a time with all T
+    /// sums in vectors (<see cref="Extractor.Score"/>). Secret like X.
+    /// </summary>
+    internal float[] ProjectionByColumn =>
+        LazyInitializer.EnsureInitialized(ref projectionByColumn, () =>
+        {
+            var x = ProjectionArray;
+            var m = FilterMeanLength;
+            var transposed = new float[x.Length];
+            for (var j = 0; j < Bits; j++)
+            {
+                for (var i = 0; i < m; i++)
+                {
+                    transposed[(i * Bits) + j] = x[(j * m) + i];
+                }
+            }
+
+            return transposed;
+        });
 
     /// <summary>The embedded bits b: the message bits (or its codeword), repeated to fill T, XOR-ed with the key's mask when whitened.</summary>
     public ReadOnlySpan<bool> TargetBits() =>

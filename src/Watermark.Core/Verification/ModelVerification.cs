@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Linq;
 using Watermark.Formats;
@@ -32,7 +33,24 @@ public static class ModelVerification
         foreach (var slot in keyring.Slots)
         {
             var entry = model.FindHost(slot);
-            slots.Add(Extractor.Extract(slot, model.ReadFloat32(entry), entry.Shape));
+            // A pooled buffer: scanning thousands of files then reuses the same pages instead of the GC
+            // committing (and the kernel zero-filling) a fresh large array for each.
+            if (entry.ElementCount > Array.MaxLength)
+            {
+                throw new ModelFormatException(model.Source, $"tensor '{entry.Name}' has {entry.ElementCount} elements, more than one array holds.");
+            }
+
+            var buffer = ArrayPool<float>.Shared.Rent((int)entry.ElementCount);
+            try
+            {
+                var values = buffer.AsSpan(0, (int)entry.ElementCount);
+                model.ReadFloat32(entry, values);
+                slots.Add(Extractor.Extract(slot, values, entry.Shape));
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+            }
         }
 
         return new VerificationResult(slots, alpha);
