@@ -92,7 +92,7 @@ internal static class Attestation
         }
         else
         {
-            VerdictJson.WriteFields(json, check.Plain!, payload: false);
+            VerdictJson.WriteFields(json, check.Plain!, payload: false, check.Folds);
         }
 
         json.WriteString("format", ModelCheck.FormatWord(check.Format!.Value));

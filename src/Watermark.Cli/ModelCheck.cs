@@ -32,6 +32,9 @@ internal sealed record FileDigest(string FullPath, string? Sha256, long Length);
 /// </summary>
 internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, ImmutableArray<FileDigest> Files, VerificationResult? Plain, ReferenceVerificationResult? Aligned, string? Error)
 {
+    /// <summary>The slots <see cref="Plain"/> read folded with a batch norm (slot → the norm's prefix; <c>verify --fold-norm</c>), or null.</summary>
+    public IReadOnlyDictionary<string, string>? Folds { get; init; }
+
     public ModelStatus Status => Error is not null ? ModelStatus.Unusable
         : (Aligned?.IsPresent ?? Plain!.IsPresent) ? ModelStatus.Present
         : ModelStatus.Absent;

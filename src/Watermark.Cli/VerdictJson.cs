@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
@@ -28,10 +29,11 @@ internal static class VerdictJson
     }
 
     /// <summary>
-    /// present, pValue, log10PValue, alpha, bits, matched, ber and slots[] of {name, bits, matched, ber, pValue};
+    /// present, pValue, log10PValue, alpha, bits, matched, ber and slots[] of {name, bits, matched, ber, pValue, and foldedWith
+    /// when read folded with a batch norm (<paramref name="folds"/>)};
     /// with <paramref name="payload"/> each slot's message read back too (never in what is meant to be published).
     /// </summary>
-    public static void WriteFields(Utf8JsonWriter json, VerificationResult result, bool payload)
+    public static void WriteFields(Utf8JsonWriter json, VerificationResult result, bool payload, IReadOnlyDictionary<string, string>? folds = null)
     {
         json.WriteBoolean("present", result.IsPresent);
         WritePValue(json, result.PValue);
@@ -48,6 +50,11 @@ internal static class VerdictJson
             json.WriteNumber("matched", slot.Matched);
             json.WriteNumber("ber", slot.BitErrorRate);
             WritePValue(json, slot.PValue);
+            if (folds is not null && folds.TryGetValue(slot.Parameter, out var norm))
+            {
+                json.WriteString("foldedWith", norm);
+            }
+
             if (payload && slot.Payload is { } readback)
             {
                 WritePayload(json, readback);

@@ -28,16 +28,16 @@ internal static class VerifyVerb
             HelpName = "[SLOT=]CONV,NORM",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        producer.Validators.Add(result =>
+        EachValue(producer, v => ParseProducer(v) is not null, v => $"--producer takes [SLOT=]CONV,NORM (e.g. g2.block0.conv1.weight,g2.block0.bn2); '{v}' was given.");
+        var foldNorm = new Option<string[]>("--fold-norm")
         {
-            foreach (var value in result.Tokens.Select(t => t.Value))
-            {
-                if (ParseProducer(value) is null)
-                {
-                    result.AddError($"--producer takes [SLOT=]CONV,NORM (e.g. g2.block0.conv1.weight,g2.block0.bn2); '{value}' was given.");
-                }
-            }
-        });
+            Description = "Read a slot's host folded with the batch norm right after it, as [SLOT=]NORM (e.g. layer3.1.bn1): each filter times " +
+                "γ/√(σ²+ε), which scaling, sign-flipping and reordering the host's filters through that batch norm cannot change. No reference " +
+                "needed, and the p-value stays the binomial one; check first that the unattacked model reads this way (docs/alignment.md). Repeat per slot.",
+            HelpName = "[SLOT=]NORM",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        EachValue(foldNorm, v => ParseFold(v) is not null, v => $"--fold-norm takes [SLOT=]NORM, the batch norm's prefix (e.g. layer3.1.bn1); '{v}' was given.");
         var attestation = TypedOptions.FilePath(
             "--attestation", [], "Also write the verdict as an in-toto Statement v1 (subject: the model's SHA-256; no key material) for cosign or a DSSE signer. Not written for unusable input.",
             "FILE", required: false);
@@ -46,7 +46,7 @@ internal static class VerifyVerb
             "verify",
             "Checks a model file for the marks of a key file. Exit code 0: present, 1: absent, 2: unusable input (the reason goes to stderr).")
         {
-            model, format, key, json, alpha, reference, referenceFormat, producer, attestation, force,
+            model, format, key, json, alpha, reference, referenceFormat, producer, foldNorm, attestation, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
@@ -56,6 +56,7 @@ internal static class VerifyVerb
             }
 
             var producers = (parsed.GetValue(producer) ?? []).Select(p => ParseProducer(p)!.Value).ToList();
+            var folds = (parsed.GetValue(foldNorm) ?? []).Select(f => ParseFold(f)!.Value).ToList();
             if (parsed.GetValue(reference) is not { } referencePath)
             {
                 if (producers.Count > 0 || parsed.GetValue(referenceFormat) is not null)
@@ -64,15 +65,21 @@ internal static class VerifyVerb
                 }
 
                 var keyring = Keyring.Load(parsed.GetValue(key)!);
+                var norms = BySlot(keyring, folds, "--fold-norm", "SLOT=NORM");
                 var checkedModel = WatermarkCommand.OpenModel(parsed, model, format);
-                var result = keyring.Verify(checkedModel, parsed.GetValue(alpha));
-                Attest(parsed, attestation, force, checkedModel, result, null, null);
-                console.Out.Write(parsed.GetValue(json) ? ToJson(result) : ToTable(result));
+                var result = norms.Count == 0 ? keyring.Verify(checkedModel, parsed.GetValue(alpha)) : keyring.Verify(checkedModel, norms, parsed.GetValue(alpha));
+                Attest(parsed, attestation, force, checkedModel, result, null, null, norms);
+                console.Out.Write(parsed.GetValue(json) ? ToJson(result, norms) : ToTable(result, norms));
                 return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
             }
 
+            if (folds.Count > 0)
+            {
+                throw new UsageException("--fold-norm reads the suspect alone; with --reference the alignment undoes the same transforms. Give one or the other.");
+            }
+
             var ring = Keyring.Load(parsed.GetValue(key)!);
-            var options = new ReferenceOptions { Producers = Producers(ring, producers) };
+            var options = new ReferenceOptions { Producers = BySlot(ring, producers, "--producer", "SLOT=CONV,NORM") };
             var suspect = WatermarkCommand.OpenModel(parsed, model, format);
             var original = ModelFile.Open(referencePath, parsed.GetValue(referenceFormat)?.Value);
             var aligned = ring.Verify(suspect, original, parsed.GetValue(alpha), options);
@@ -84,7 +91,7 @@ internal static class VerifyVerb
     }
 
     // --attestation FILE: the statement of a usable verdict, written before the verdict is printed so that a failed write reads as exit 2.
-    private static void Attest(ParseResult parsed, Option<string> attestation, Option<bool> force, ModelFile model, VerificationResult? plain, ReferenceVerificationResult? aligned, string? referencePath)
+    private static void Attest(ParseResult parsed, Option<string> attestation, Option<bool> force, ModelFile model, VerificationResult? plain, ReferenceVerificationResult? aligned, string? referencePath, IReadOnlyDictionary<string, string>? folds = null)
     {
         if (parsed.GetValue(attestation) is not { } path)
         {
@@ -92,10 +99,20 @@ internal static class VerifyVerb
         }
 
         var input = new ScanInput(Path.GetFullPath(model.Source), model.Source, Explicit: true);
-        var check = new ModelCheck(input, model.Format, [.. ModelCheck.DigestsOf(ScanInputs.ModelParts(model.Source, model.Format))], plain, aligned, null);
+        var check = new ModelCheck(input, model.Format, [.. ModelCheck.DigestsOf(ScanInputs.ModelParts(model.Source, model.Format))], plain, aligned, null) { Folds = folds is { Count: > 0 } ? folds : null };
         var reference = referencePath is null ? null : ModelCheck.DigestsOf([referencePath]).Single();
         Attestation.Write(path, check, reference, parsed.GetValue(force), DateTimeOffset.UtcNow);
     }
+
+    // A validator that refuses each value of a repeated option that is not well formed, before any file is opened.
+    private static void EachValue(Option<string[]> option, Func<string, bool> valid, Func<string, string> error) =>
+        option.Validators.Add(result =>
+        {
+            foreach (var value in result.Tokens.Select(t => t.Value).Where(v => !valid(v)))
+            {
+                result.AddError(error(value));
+            }
+        });
 
     // [SLOT=]CONV,NORM → (slot or null, producer); null when malformed.
     private static (string? Slot, ProducerNames Names)? ParseProducer(string value)
@@ -108,21 +125,38 @@ internal static class VerifyVerb
             : null;
     }
 
-    private static Dictionary<string, ProducerNames> Producers(Keyring keyring, List<(string? Slot, ProducerNames Names)> given)
+    // [SLOT=]NORM → (slot or null, norm); null when malformed.
+    private static (string? Slot, string Norm)? ParseFold(string value)
     {
-        var producers = new Dictionary<string, ProducerNames>(StringComparer.Ordinal);
-        foreach (var (slot, names) in given)
+        var equals = value.IndexOf('=', StringComparison.Ordinal);
+        var slot = equals >= 0 ? value[..equals] : null;
+        var norm = value[(equals + 1)..];
+        return norm.Length > 0 && !norm.Contains(',', StringComparison.Ordinal) && !norm.Contains('=', StringComparison.Ordinal) && slot is not { Length: 0 }
+            ? (slot, norm)
+            : null;
+    }
+
+    // Each value under its slot's name: a value without SLOT= belongs to the only slot of a one-slot key file.
+    private static Dictionary<string, T> BySlot<T>(Keyring keyring, List<(string? Slot, T Value)> given, string option, string form)
+    {
+        var bySlot = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var (slot, value) in given)
         {
             var name = slot ?? (keyring.Slots.Length == 1
                 ? keyring.Slots[0].Parameter
-                : throw new UsageException($"The key file has {keyring.Slots.Length} slots: name the slot of each --producer as SLOT=CONV,NORM."));
-            if (!producers.TryAdd(name, names))
+                : throw new UsageException($"The key file has {keyring.Slots.Length} slots: name the slot of each {option} as {form}."));
+            if (!keyring.Slots.Any(s => s.Parameter == name))
             {
-                throw new UsageException($"--producer is given twice for slot '{name}'.");
+                throw new UsageException($"{option} names slot '{name}', which the key file does not have; its slots are {string.Join(", ", keyring.Slots.Select(s => $"'{s.Parameter}'"))}.");
+            }
+
+            if (!bySlot.TryAdd(name, value))
+            {
+                throw new UsageException($"{option} is given twice for slot '{name}'.");
             }
         }
 
-        return producers;
+        return bySlot;
     }
 
     private static string ToTable(ReferenceVerificationResult result)
@@ -192,7 +226,7 @@ internal static class VerifyVerb
 
     internal static string AlphaText(double alpha) => alpha.ToString("0.##e0", CultureInfo.InvariantCulture);
 
-    private static string ToTable(VerificationResult result)
+    private static string ToTable(VerificationResult result, IReadOnlyDictionary<string, string> folds)
     {
         var width = Math.Max(8, result.Slots.Max(s => s.Parameter.Length));
         var text = new StringBuilder();
@@ -205,6 +239,11 @@ internal static class VerifyVerb
         if (result.Slots.Length > 1)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"{"combined".PadRight(width)}  {result.Bits,6}  {result.Matched,7}  {result.BitErrorRate,6:0.000}  {result.PValue}");
+        }
+
+        foreach (var (slot, norm) in folds)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"read folded: {slot}, each filter times γ/√(σ²+ε) of '{norm}' (scaling, flipping and reordering its filters through that batch norm cannot move these bits)");
         }
 
         var verdict = result.IsPresent
@@ -222,5 +261,5 @@ internal static class VerifyVerb
         return text.ToString();
     }
 
-    private static string ToJson(VerificationResult result) => VerdictJson.Document(json => VerdictJson.WriteFields(json, result, payload: true));
+    private static string ToJson(VerificationResult result, IReadOnlyDictionary<string, string> folds) => VerdictJson.Document(json => VerdictJson.WriteFields(json, result, payload: true, folds));
 }

@@ -165,7 +165,7 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
 
     private static string ShiftText(double shift) => string.Create(CultureInfo.InvariantCulture, $"every conv: W ← W − {shift}·mean₀(W) + N(0, std(W)²) (the toolbox's weight shifting{(shift == WeightShifting.DefaultShift ? ", its s" : ", s")} = {shift})");
 
-    private static string Slug(string name) => new([.. name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
+    internal static string Slug(string name) => new([.. name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
 
     private static void Copy(string source, string destination) => File.Copy(source, destination, overwrite: true);
 
