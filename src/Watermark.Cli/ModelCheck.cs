@@ -60,11 +60,22 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
         var files = ImmutableArray<FileDigest>.Empty;
         try
         {
-            // Hashed first, so that a corrupt file is still identified by its digest.
-            files = [.. DigestsOf([input.Path], digest)];
-            var model = ModelFile.Open(input.Path, format);
+            ModelFile model;
+            if (digest)
+            {
+                // Hashed first, so that a corrupt file is still identified by its digest.
+                files = [.. DigestsOf([input.Path])];
+                model = ModelFile.Open(input.Path, format);
+                files = [files[0], .. DigestsOf(model.Parts.Skip(1))];
+            }
+            else
+            {
+                // Without hashes the lengths come from opening the model itself: one open fewer per file.
+                model = OpenForLengths(input.Path, format, ref files);
+                files = [new FileDigest(input.Path, null, model.PartLength(0)), .. model.Parts.Skip(1).Select((path, i) => new FileDigest(path, null, model.PartLength(i + 1)))];
+            }
+
             detected = model.Format;
-            files = [files[0], .. DigestsOf(model.Parts.Skip(1), digest)];
             if (reference is null)
             {
                 return new ModelCheck(input, detected, files, keyring.Verify(model, alpha), null, null);
@@ -79,6 +90,28 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return new ModelCheck(input, detected, files, null, null, $"'{input.Path}' cannot be read: {e.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+
+    // Opens the model; when it is unusable, the file's length is still looked up for the report (when it can be).
+    private static ModelFile OpenForLengths(string path, ModelFormat? format, ref ImmutableArray<FileDigest> files)
+    {
+        try
+        {
+            return ModelFile.Open(path, format);
+        }
+        catch (WatermarkException)
+        {
+            try
+            {
+                files = [.. DigestsOf([path], hash: false)];
+            }
+            catch (Exception e) when (e is WatermarkException or IOException or UnauthorizedAccessException)
+            {
+                // Not even its length: the report says why the model is unusable, which is what counts.
+            }
+
+            throw;
         }
     }
 

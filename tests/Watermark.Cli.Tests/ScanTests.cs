@@ -119,6 +119,20 @@ public sealed class ScanTests(TrainedModels models) : IDisposable
     }
 
     [Fact]
+    public void WithoutDigestsAnUnusableFileStillReportsItsSize()
+    {
+        // Without hashing, a model's lengths come from opening it; one that cannot be opened is measured on its own.
+        var folder = MarkedFolder();
+        File.WriteAllBytes(Path.Combine(folder, "broken.safetensors"), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        var run = CliRunner.Run("scan", folder, "--key", models.OwnerKey, "--no-digest");
+        Assert.Equal(ExitCodes.Unusable, run.Code);
+        var broken = Lines(run.Out).Single(l => l.GetProperty("path").GetString()!.EndsWith("broken.safetensors", StringComparison.Ordinal));
+        Assert.Equal("unusable", broken.GetProperty("status").GetString());
+        Assert.Equal(11, broken.GetProperty("size").GetInt64());
+        Assert.All(Lines(run.Out), l => Assert.True(l.GetProperty("size").GetInt64() > 0));
+    }
+
+    [Fact]
     public void WithoutDigestsTheVerdictsAreTheSameAndNothingClaimsAHash()
     {
         var folder = MarkedFolder();

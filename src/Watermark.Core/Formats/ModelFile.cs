@@ -45,6 +45,9 @@ public sealed partial class ModelFile
     /// </summary>
     public ImmutableArray<string> Parts { get; }
 
+    /// <summary>The length in bytes of part <paramref name="part"/> of <see cref="Parts"/>, as it was when the model was opened.</summary>
+    internal long PartLength(int part) => parts.Length(part);
+
     /// <summary>The format's name for messages, e.g. <c>TorchSharp .dat</c>.</summary>
     public static string FormatName(ModelFormat format) => format switch
     {
@@ -127,6 +130,7 @@ public sealed partial class ModelFile
         format ??= Detect(source, start, cursor.Length)
             ?? throw cursor.Error("unknown format: it is neither safetensors nor a PyTorch checkpoint, and its name does not end in .dat, .bin, .safetensors, .safetensors.index.json, .onnx, .pt, .pth or .ckpt; rename it or pass --format dat|safetensors|onnx|pytorch.");
 
+        parts.SetFirstLength(cursor.Length);
         if (cursor.Length == 0)
         {
             throw cursor.Error($"is empty (0 bytes); it cannot be a {FormatName(format.Value)} model.");

@@ -99,8 +99,11 @@ internal sealed class ModelParts
         return paths.Count - 1;
     }
 
-    /// <summary>The length in bytes of an added part, as it was when added.</summary>
+    /// <summary>The length in bytes of a part: the opened file's as it was when its headers were read, an added one's as it was when added.</summary>
     public long Length(int part) => lengths[part];
+
+    /// <summary>Records the opened file's length, read with its headers.</summary>
+    public void SetFirstLength(long length) => lengths[0] = length;
 
     /// <summary>Opens a part for reading; a named file is confined to the folder again.</summary>
     public Stream Open(int part) =>
