@@ -49,7 +49,7 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
     /// Checks one file: hashes it (streamed, whatever its size) and verifies it; every expected failure becomes an
     /// unusable result with its one-line reason. The files open at once are this one and its parts.
     /// </summary>
-    public static ModelCheck Run(ScanInput input, Keyring keyring, ModelFormat? format, double alpha, ModelFile? reference, ReferenceOptions options, bool digest = true)
+    public static ModelCheck Run(ScanInput input, Keyring keyring, ModelFormat? format, double alpha, ModelFile? reference, ReferenceOptions options, bool digest = true, bool twoSided = false)
     {
         if (input.Problem is not null)
         {
@@ -78,7 +78,8 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
             detected = model.Format;
             if (reference is null)
             {
-                return new ModelCheck(input, detected, files, keyring.Verify(model, alpha), null, null);
+                var plain = keyring.Verify(model, alpha);
+                return new ModelCheck(input, detected, files, twoSided ? plain.WithTwoSidedTest() : plain, null, null);
             }
 
             return new ModelCheck(input, detected, files, null, keyring.Verify(model, reference, alpha, options), null);
@@ -201,7 +202,7 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
         if (Aligned is null)
         {
             var plain = Plain!;
-            return $"{StatusWord(Status)}: {Counts(plain)}, p = {plain.PValue} {(plain.IsPresent ? "≤" : ">")} alpha = {alpha}";
+            return $"{StatusWord(Status)}{(plain.IsInverted ? " (inverted: the bits are the key's complement)" : string.Empty)}: {Counts(plain)}, {(plain.IsTwoSided ? "two-sided p" : "p")} = {plain.PValue} {(plain.IsPresent ? "≤" : ">")} alpha = {alpha}";
         }
 
         var aligned = Aligned.Aligned;

@@ -25,6 +25,7 @@ internal static class ScanVerb
         };
         var key = VerifyVerb.KeyOption();
         var alpha = VerifyVerb.AlphaOption();
+        var twoSided = VerifyVerb.TwoSidedOption();
         var format = WatermarkCommand.FormatOption("--format", "Read every file as this format instead of detecting it (header, then extension).");
         var reference = VerifyVerb.ReferenceOption();
         var referenceFormat = WatermarkCommand.FormatOption("--reference-format", "The reference's format when neither its header nor its extension tells.");
@@ -54,7 +55,7 @@ internal static class ScanVerb
             "Checks many model files for the marks of a key file, in parallel, one JSON line per file. Exit code 0: every file carries the mark, "
             + "1: some do not (none unusable), 2: some are unusable or the arguments are bad, 3: no model file found (or the shard holds none).")
         {
-            paths, key, alpha, format, reference, referenceFormat, jobs, shard, output, sarif, attestations, noDigest, force,
+            paths, key, alpha, twoSided, format, reference, referenceFormat, jobs, shard, output, sarif, attestations, noDigest, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
@@ -82,6 +83,11 @@ internal static class ScanVerb
                 throw new UsageException("--attestations needs the files' SHA-256 (an attestation's subject is the digest); leave out --no-digest.");
             }
 
+            if (parsed.GetValue(reference) is not null && parsed.GetValue(twoSided))
+            {
+                throw new UsageException("--two-sided judges the plain reading; with --reference the aligned verdict rests on its calibrated bound. Give one or the other.");
+            }
+
             if (parsed.GetValue(reference) is null && parsed.GetValue(referenceFormat) is not null)
             {
                 throw new UsageException("--reference-format needs --reference ORIGINAL (the owner's marked model).");
@@ -91,6 +97,7 @@ internal static class ScanVerb
             {
                 Keyring = Keyring.Load(parsed.GetValue(key)!),
                 Alpha = parsed.GetValue(alpha),
+                TwoSided = parsed.GetValue(twoSided),
                 Format = parsed.GetValue(format)?.Value,
                 Jobs = parsed.GetValue(jobs),
                 Shard = parsed.GetValue(shard),
@@ -162,7 +169,7 @@ internal static class ScanVerb
                 run.Jobs,
                 input =>
                 {
-                    var check = ModelCheck.Run(input, run.Keyring, run.Format, run.Alpha, run.Reference, ReferenceOptions.Default, run.Digest);
+                    var check = ModelCheck.Run(input, run.Keyring, run.Format, run.Alpha, run.Reference, ReferenceOptions.Default, run.Digest, run.TwoSided);
                     if (run.AttestationFolder is { } attestationFolder && check.Status != ModelStatus.Unusable)
                     {
                         Attestation.Write(Path.Combine(attestationFolder, Attestation.FileName(input.Path)), check, run.ReferenceDigest, run.Replace, time);
@@ -233,6 +240,8 @@ internal static class ScanVerb
         public required Keyring Keyring { get; init; }
 
         public required double Alpha { get; init; }
+
+        public required bool TwoSided { get; init; }
 
         public required ModelFormat? Format { get; init; }
 

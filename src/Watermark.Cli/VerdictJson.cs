@@ -29,7 +29,7 @@ internal static class VerdictJson
     }
 
     /// <summary>
-    /// present, pValue, log10PValue, alpha, bits, matched, ber and slots[] of {name, bits, matched, ber, pValue, and foldedWith
+    /// present, pValue, log10PValue, alpha, bits, matched, ber (then twoSided and inverted when judged two-sided) and slots[] of {name, bits, matched, ber, pValue, and foldedWith
     /// when read folded with a batch norm (<paramref name="folds"/>)};
     /// with <paramref name="payload"/> each slot's message read back too (never in what is meant to be published).
     /// </summary>
@@ -41,6 +41,12 @@ internal static class VerdictJson
         json.WriteNumber("bits", result.Bits);
         json.WriteNumber("matched", result.Matched);
         json.WriteNumber("ber", result.BitErrorRate);
+        if (result.IsTwoSided)
+        {
+            json.WriteBoolean("twoSided", true);
+            json.WriteBoolean("inverted", result.IsInverted);
+        }
+
         json.WriteStartArray("slots");
         foreach (var slot in result.Slots)
         {
@@ -49,7 +55,7 @@ internal static class VerdictJson
             json.WriteNumber("bits", slot.Bits);
             json.WriteNumber("matched", slot.Matched);
             json.WriteNumber("ber", slot.BitErrorRate);
-            WritePValue(json, slot.PValue);
+            WritePValue(json, result.IsTwoSided ? VerificationResult.TwoSidedPValue(slot.Bits, slot.Matched) : slot.PValue);
             if (folds is not null && folds.TryGetValue(slot.Parameter, out var norm))
             {
                 json.WriteString("foldedWith", norm);

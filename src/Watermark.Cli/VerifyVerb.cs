@@ -38,6 +38,7 @@ internal static class VerifyVerb
             Arity = ArgumentArity.ZeroOrMore,
         };
         EachValue(foldNorm, v => ParseFold(v) is not null, v => $"--fold-norm takes [SLOT=]NORM, the batch norm's prefix (e.g. layer3.1.bn1); '{v}' was given.");
+        var twoSided = TwoSidedOption();
         var attestation = TypedOptions.FilePath(
             "--attestation", [], "Also write the verdict as an in-toto Statement v1 (subject: the model's SHA-256; no key material) for cosign or a DSSE signer. Not written for unusable input.",
             "FILE", required: false);
@@ -46,7 +47,7 @@ internal static class VerifyVerb
             "verify",
             "Checks a model file for the marks of a key file. Exit code 0: present, 1: absent, 2: unusable input (the reason goes to stderr).")
         {
-            model, format, key, json, alpha, reference, referenceFormat, producer, foldNorm, attestation, force,
+            model, format, key, json, alpha, twoSided, reference, referenceFormat, producer, foldNorm, attestation, force,
         };
         command.SetGuardedAction(console, parsed =>
         {
@@ -68,9 +69,15 @@ internal static class VerifyVerb
                 var norms = BySlot(keyring, folds, "--fold-norm", "SLOT=NORM");
                 var checkedModel = WatermarkCommand.OpenModel(parsed, model, format);
                 var result = norms.Count == 0 ? keyring.Verify(checkedModel, parsed.GetValue(alpha)) : keyring.Verify(checkedModel, norms, parsed.GetValue(alpha));
+                result = parsed.GetValue(twoSided) ? result.WithTwoSidedTest() : result;
                 Attest(parsed, attestation, force, checkedModel, result, null, null, norms);
                 console.Out.Write(parsed.GetValue(json) ? ToJson(result, norms) : ToTable(result, norms));
                 return result.IsPresent ? ExitCodes.Present : ExitCodes.Absent;
+            }
+
+            if (parsed.GetValue(twoSided))
+            {
+                throw new UsageException("--two-sided judges the plain reading; with --reference the aligned verdict rests on its calibrated bound (the alignment undoes sign flips itself). Give one or the other.");
             }
 
             if (folds.Count > 0)
@@ -213,6 +220,13 @@ internal static class VerifyVerb
         "must lie strictly between 0 and 1 (e.g. 1e-6)",
         VerificationResult.DefaultAlpha);
 
+    internal static Option<bool> TwoSidedOption() => new("--two-sided")
+    {
+        Description = "Judge the bits with the two-sided test: present when they match the key or its complement far beyond chance " +
+            "(p = 2·min of the two tails, so alpha still bounds false positives). Finds a mark an adversary inverted, e.g. by the toolbox's weight " +
+            "shifting, which negates the filter means; reported as 'inverted'. Choose it before looking at the result.",
+    };
+
     internal static Option<string> ReferenceOption() => TypedOptions.FilePath(
         "--reference",
         [],
@@ -230,10 +244,10 @@ internal static class VerifyVerb
     {
         var width = Math.Max(8, result.Slots.Max(s => s.Parameter.Length));
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{"slot".PadRight(width)}  {"bits",6}  {"matched",7}  {"BER",6}  p-value");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"slot".PadRight(width)}  {"bits",6}  {"matched",7}  {"BER",6}  {(result.IsTwoSided ? "two-sided p-value" : "p-value")}");
         foreach (var slot in result.Slots)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"{slot.Parameter.PadRight(width)}  {slot.Bits,6}  {slot.Matched,7}  {slot.BitErrorRate,6:0.000}  {slot.PValue}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{slot.Parameter.PadRight(width)}  {slot.Bits,6}  {slot.Matched,7}  {slot.BitErrorRate,6:0.000}  {(result.IsTwoSided ? VerificationResult.TwoSidedPValue(slot.Bits, slot.Matched) : slot.PValue)}");
         }
 
         if (result.Slots.Length > 1)
@@ -246,9 +260,12 @@ internal static class VerifyVerb
             text.AppendLine(CultureInfo.InvariantCulture, $"read folded: {slot}, each filter times γ/√(σ²+ε) of '{norm}' (scaling, flipping and reordering its filters through that batch norm cannot move these bits)");
         }
 
-        var verdict = result.IsPresent
-            ? $"PRESENT: p = {result.PValue} ≤ alpha = {AlphaText(result.Alpha)}"
-            : $"absent: p = {result.PValue} > alpha = {AlphaText(result.Alpha)}";
+        var test = result.IsTwoSided ? "two-sided p" : "p";
+        var verdict = result.IsInverted
+            ? $"PRESENT, inverted: {result.Matched}/{result.Bits} bits match, so the bits are the key's complement far beyond chance (an adversary negated the filter means): {test} = {result.PValue} ≤ alpha = {AlphaText(result.Alpha)}"
+            : result.IsPresent
+            ? $"PRESENT: {test} = {result.PValue} ≤ alpha = {AlphaText(result.Alpha)}"
+            : $"absent: {test} = {result.PValue} > alpha = {AlphaText(result.Alpha)}";
         text.AppendLine(CultureInfo.InvariantCulture, $"verdict: {verdict}");
         foreach (var slot in result.Slots)
         {

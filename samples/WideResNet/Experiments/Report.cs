@@ -90,7 +90,7 @@ internal static class Report
             foreach (var row in result.Rows)
             {
                 var error = double.IsNaN(row.TestError) ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100 * row.TestError:F2}%");
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Setting} | {error} | {(row.PaperTestError is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F2}%") : "–")} | {(double.IsNaN(row.EmbeddingLoss) ? "–" : row.EmbeddingLoss.ToString("0.####", CultureInfo.InvariantCulture))} | {row.BitErrorRate:0.000} | {row.PValue} | {row.Minutes:F1} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Setting} | {error} | {(row.PaperTestError is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F2}%") : "–")} | {(double.IsNaN(row.EmbeddingLoss) ? "–" : row.EmbeddingLoss.ToString("0.####", CultureInfo.InvariantCulture))} | {(double.IsNaN(row.BitErrorRate) ? "–" : row.BitErrorRate.ToString("0.000", CultureInfo.InvariantCulture))} | {row.PValue} | {row.Minutes:F1} |");
             }
 
             md.AppendLine();

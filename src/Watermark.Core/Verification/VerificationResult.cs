@@ -39,6 +39,40 @@ public sealed class VerificationResult
         PValue = PValue.BinomialUpperTail(Bits, Matched);
     }
 
+    private VerificationResult(VerificationResult oneSided)
+    {
+        Slots = oneSided.Slots;
+        Alpha = oneSided.Alpha;
+        Bits = oneSided.Bits;
+        Matched = oneSided.Matched;
+        IsTwoSided = true;
+        PValue = TwoSidedPValue(Bits, Matched);
+    }
+
+    /// <summary>
+    /// 2·min(P[X ≥ k], P[X ≤ k]) for X ~ Binomial(<paramref name="bits"/>, ½), at most 1: under the null both tails are
+    /// alike, so either one crossing α/2 happens with probability at most α.
+    /// </summary>
+    internal static PValue TwoSidedPValue(int bits, int matched)
+    {
+        var tail = Math.Min(PValue.BinomialUpperTail(bits, matched).NaturalLog, PValue.BinomialUpperTail(bits, bits - matched).NaturalLog);
+        return PValue.FromNaturalLog(Math.Min(0, tail + Math.Log(2)));
+    }
+
+    /// <summary>
+    /// The same bits judged by the two-sided test: present when they match the key's bits, or their complement, far
+    /// beyond chance (p = 2·min(P[X ≥ Σk], P[X ≤ Σk]), so the false-positive bound stays <see cref="Alpha"/>). An adversary
+    /// who negates the filter means (the toolbox's weight shifting subtracts 1.5 of them) leaves the mark inverted: the
+    /// one-sided test calls that absent, this one finds it (<see cref="IsInverted"/>). Choose the test before looking at the bits.
+    /// </summary>
+    public VerificationResult WithTwoSidedTest() => IsTwoSided ? this : new VerificationResult(this);
+
+    /// <summary>Whether <see cref="PValue"/> is the two-sided one (<see cref="WithTwoSidedTest"/>).</summary>
+    public bool IsTwoSided { get; }
+
+    /// <summary>Present by the two-sided test because the bits match the key's complement: the mark is there, inverted.</summary>
+    public bool IsInverted => IsTwoSided && IsPresent && 2 * Matched < Bits;
+
     /// <summary>Per-slot results, in keyring order.</summary>
     public ImmutableArray<SlotVerification> Slots { get; }
 
@@ -54,7 +88,7 @@ public sealed class VerificationResult
     /// <summary>Combined bit error rate.</summary>
     public double BitErrorRate => (double)(Bits - Matched) / Bits;
 
-    /// <summary>The combined p-value.</summary>
+    /// <summary>The combined p-value (one-sided unless <see cref="IsTwoSided"/>).</summary>
     public PValue PValue { get; }
 
     /// <summary>The verdict: the combined p-value is at most alpha.</summary>
@@ -62,5 +96,5 @@ public sealed class VerificationResult
 
     /// <inheritdoc/>
     public override string ToString() =>
-        FormattableString.Invariant($"{(IsPresent ? "present" : "absent")}: {Matched}/{Bits} bits, BER {BitErrorRate:0.000}, p = {PValue} (alpha {Alpha.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture)})");
+        FormattableString.Invariant($"{(IsPresent ? IsInverted ? "present, inverted" : "present" : "absent")}: {Matched}/{Bits} bits, BER {BitErrorRate:0.000}, {(IsTwoSided ? "two-sided " : string.Empty)}p = {PValue} (alpha {Alpha.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture)})");
 }
