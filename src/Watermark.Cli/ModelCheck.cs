@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
@@ -125,8 +126,30 @@ internal sealed record ModelCheck(ScanInput Input, ModelFormat? Format, Immutabl
         foreach (var path in paths)
         {
             using var stream = InputFile.Open(path, problem => new ModelFormatException(path, problem), "not found; check the path.");
-            yield return new FileDigest(path, hash ? Convert.ToHexStringLower(SHA256.HashData(stream)) : null, stream.Length);
+            yield return new FileDigest(path, hash ? Sha256(stream) : null, stream.Length);
         }
+    }
+
+    // Hashed a megabyte at a time: SHA256.HashData(stream) reads through the stream's 4 KB buffer, and a
+    // syscall per 4 KB cost as much as the hashing itself (measured: 1,177 reads for a 4.6 MB file).
+    private static string Sha256(Stream stream)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            int read;
+            while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                sha.AppendData(buffer, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
     /// <summary>The format's word, as <c>--format</c> takes it.</summary>
