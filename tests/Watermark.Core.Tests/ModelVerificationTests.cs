@@ -37,6 +37,17 @@ public sealed class ModelVerificationTests : IDisposable
     }
 
     [Fact]
+    public void AFileAnotherHandleLocksExclusivelyIsStillRead()
+    {
+        // A reader takes no advisory lock: a writer's flock can outlive its close in a child forked meanwhile (until
+        // the child's exec), and a read must not fail then as "in use" (seen as a flaky CLI test under load).
+        var owner = Key(Host, HostShape, 1);
+        var path = Write("locked.safetensors", ModelFormat.Safetensors, Tensor(Host, HostShape, MarkedWeight(owner)));
+        using var held = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        Assert.True(new Keyring(owner).Verify(ModelFile.Open(path)).IsPresent);
+    }
+
+    [Fact]
     public void SlotsAreVerifiedInKeyringOrderAndCombined()
     {
         var a = Key(Host, HostShape, 1);

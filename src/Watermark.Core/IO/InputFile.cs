@@ -22,7 +22,7 @@ internal static class InputFile
         try
         {
             Check(UnixFiles.KindOf(path, followLinks: true), error, missing);
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 4096, FileOptions.RandomAccess);
+            stream = Open(path);
             // The path may have changed between the look and the open: judge what was opened.
             Check(UnixFiles.KindOf(stream.SafeFileHandle), error, missing);
             return stream;
@@ -35,6 +35,26 @@ internal static class InputFile
         catch
         {
             stream?.Dispose();
+            throw;
+        }
+    }
+
+    // Without .NET's advisory lock where open(2) can be called directly (UnixFiles.TryOpenForReading says why).
+    private static FileStream Open(string path)
+    {
+        var handle = UnixFiles.TryOpenForReading(path);
+        if (handle is null)
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 4096, FileOptions.RandomAccess);
+        }
+
+        try
+        {
+            return new FileStream(handle, FileAccess.Read, bufferSize: 4096);
+        }
+        catch
+        {
+            handle.Dispose();
             throw;
         }
     }

@@ -53,6 +53,7 @@ internal static partial class UnixFiles
     private const int OWriteOnly = 0x1;
     private const int OReadOnly = 0x0;
     private const int OCloseOnExec = 0x80000;
+    private const int ONonBlocking = 0x800;
     private const int ODirectory = 0x10000;
     private const int OTemporaryFile = 0x400000 | ODirectory;
     private const int ENoEnt = 2;
@@ -111,6 +112,32 @@ internal static partial class UnixFiles
         }
 
         return FromMode(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(StatxModeOffset)));
+    }
+
+    /// <summary>
+    /// Opens a file for reading with open(2) itself; null where not available. Unlike a FileStream opened by path it
+    /// takes no advisory lock (.NET's FileShare emulation flocks every file it opens): a reader needs none, as writers
+    /// replace files whole (<see cref="AtomicFile"/>), and a writer's lock can outlive its close in a child process
+    /// forked meanwhile (until the child's exec), which would make the read fail as "in use". O_NONBLOCK: a pipe put in
+    /// the file's place after the caller looked at it cannot block the open (the caller checks what was opened).
+    /// </summary>
+    public static SafeFileHandle? TryOpenForReading(string path)
+    {
+        if (!Available)
+        {
+            return null;
+        }
+
+        var fd = Open(path, OReadOnly | OCloseOnExec | ONonBlocking, 0);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw errno == ENoEnt
+                ? new FileNotFoundException($"Could not find file '{path}'.", path)
+                : new IOException($"Cannot open '{path}': {Marshal.GetPInvokeErrorMessage(errno)}.");
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>
