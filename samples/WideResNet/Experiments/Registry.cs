@@ -10,7 +10,7 @@ internal static class Registry
     public static ImmutableArray<Experiment> All { get; } =
     [
         new Table4(), new DiffKey(), new Schedule(), new Table5a(), new Table5b(), new Table5c(), new Table7(),
-        new Table6(), new Table8(), new Pruning(), new Overwrite(), new Transforms(), new Payload(), new AlignNull(), new Removal(), new NoReference(),
+        new Table6(), new Table8(), new Pruning(), new Overwrite(), new Multilayer(), new Transforms(), new Payload(), new AlignNull(), new Removal(), new NoReference(),
     ];
 
     public static ImmutableArray<string> Names { get; } = [.. All.Select(e => e.Name)];

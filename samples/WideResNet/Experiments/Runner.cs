@@ -32,8 +32,12 @@ namespace WideResNet.Experiments;
 /// <param name="TrainImages">Train on the first this many training images only (a short run); null: all.</param>
 /// <param name="TestImages">Test on the first this many test images only; null: all.</param>
 /// <param name="Network"><see cref="Wrn"/> (the preset's WRN, the paper's) or <see cref="ResNet20"/> (He et al.'s post-activation CIFAR ResNet-20, marked in <see cref="ResNet20Host"/>).</param>
-internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null, double? HostWeightDecay = null, int? Epochs = null, int? TrainImages = null, int? TestImages = null, string Network = RunSpec.Wrn)
+/// <param name="Groups">Several WRN groups that each carry a slot of one keyring, e.g. "2,3,4" (<see cref="Multilayer"/>); null: <paramref name="Group"/> alone.</param>
+internal sealed record RunSpec(string Name, ulong Seed, string Dataset, bool Embed, KeyKind Kind = KeyKind.Random, int Group = 2, int Bits = 256, double Strength = 0.01, string? StartFrom = null, bool NewHead = false, string? Teacher = null, ulong? KeySeed = null, double? HostWeightDecay = null, int? Epochs = null, int? TrainImages = null, int? TestImages = null, string Network = RunSpec.Wrn, string? Groups = null)
 {
+    /// <summary>The WRN groups whose conv2 carries a slot: <see cref="Groups"/> ("2,3,4": one keyring, a slot in each) or <see cref="Group"/> alone.</summary>
+    public int[] MarkedGroups() => Groups is null ? [Group] : [.. Groups.Split(',').Select(int.Parse)];
+
     public const string Wrn = "wrn";
 
     public const string ResNet20 = "resnet20";
@@ -110,6 +114,13 @@ internal sealed class Runner(Settings settings)
         var seed = SHA256.HashData(Encoding.UTF8.GetBytes($"wrn-experiment-key|{spec.KeySeed ?? spec.Seed}|{spec.Kind}|{spec.Group}|{spec.Bits}"));
         return WatermarkKey.Create(Model.WideResNet.HostParameter(spec.Group), [width, width, 3, 3], spec.Bits, spec.Kind, Message.AllOnes, spec.Strength, Whitening.None, allowOverCapacity: true, SecretSeed.FromBytes(seed));
     }
+
+    /// <summary>
+    /// The keyring of a run: <see cref="KeyFor"/> of each of its <see cref="RunSpec.MarkedGroups"/>, so the slot in conv<i>g</i>
+    /// of a run marked in several groups is the key a run marked in conv<i>g</i> alone would get from the same seed.
+    /// </summary>
+    public Keyring KeyringFor(RunSpec spec) =>
+        spec.Groups is null ? new Keyring(KeyFor(spec)) : new Keyring(spec.MarkedGroups().Select(g => KeyFor(spec with { Group = g, Groups = null })));
 
     /// <summary>E_R (without λ) and the extracted slot of <paramref name="key"/> on <paramref name="model"/>.</summary>
     public static (double EmbeddingLoss, SlotVerification Slot) Measure(nn.Module model, WatermarkKey key)
@@ -214,18 +225,17 @@ internal sealed class Runner(Settings settings)
             model.load(Path.Combine(Folder(spec.StartFrom), "model.dat"), strict: !spec.NewHead, skip: skip);
         }
 
-        var key = KeyFor(spec);
+        var keyring = KeyringFor(spec);
         WatermarkRegularizer? regularizer = null;
         if (spec.Embed)
         {
-            var keyring = new Keyring(key);
             keyring.Save(Path.Combine(folder, "key.json"), overwrite: true); // a retrained run gets a new key
             regularizer = new WatermarkRegularizer(keyring, model);
         }
 
         using var teacher = spec.Teacher is null ? null : Load(spec.Teacher);
         var situation = spec.Teacher is not null ? "distill" : spec.StartFrom is not null ? "fine-tune" : "train";
-        Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in {key.Parameter}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
+        Console.WriteLine($"[{spec.Name}] {situation} {model.GetName()} on {train.Name} ({train.Count} images), {(spec.Embed ? $"embedding {spec.Bits} bits ({spec.Kind}) in {string.Join(" and ", keyring.Slots.Select(k => k.Parameter))}, λ = {spec.Strength}" : "no watermark")}, seed {spec.Seed}, preset {settings.Preset.Name}");
         var clock = Stopwatch.StartNew();
         var options = settings.Preset.Options(spec.Seed, Epochs(spec)) with { HostWeightDecay = spec.HostWeightDecay };
         var device = settings.Device == "cuda" ? CUDA : CPU;
@@ -243,9 +253,10 @@ internal sealed class Runner(Settings settings)
         model.cpu();
         model.save(temporary);
         File.Move(temporary, modelPath, overwrite: true);
-        var (embeddingLoss, measured) = Measure(model, key);
+        var slots = keyring.Slots.Select(k => Measure(model, k)).ToArray();
+        var measured = new VerificationResult(slots.Select(m => m.Slot)); // one slot: that slot's own numbers
 
-        var result = new RunResult(spec, settings.Preset.Name, model.GetName(), situation, [.. history], history[^1].TestError, embeddingLoss, measured.BitErrorRate, measured.Matched, measured.PValue.ToString(), measured.PValue.Log10, wall, history.Sum(h => train.Count) / history.Sum(h => h.Seconds), [.. measured.Projection]);
+        var result = new RunResult(spec, settings.Preset.Name, model.GetName(), situation, [.. history], history[^1].TestError, slots.Sum(m => m.EmbeddingLoss), measured.BitErrorRate, measured.Matched, measured.PValue.ToString(), measured.PValue.Log10, wall, history.Sum(h => train.Count) / history.Sum(h => h.Seconds), [.. slots.SelectMany(m => m.Slot.Projection)]);
         WriteJson(resultPath, result);
         File.Delete(Path.Combine(folder, "checkpoint.ckpt"));
         Console.WriteLine($"[{spec.Name}] test error {100 * result.TestError:F2}%, E_R {result.EmbeddingLoss:F4}, BER {result.BitErrorRate:F3}, p = {result.PValue}, {wall / 60:F1} min");
