@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Text;
 
@@ -60,6 +61,12 @@ internal static class Shapes
     /// <summary>Makes a name from a damaged file safe to print: short, no control characters.</summary>
     public static string Printable(string value)
     {
+        // Most names are fine as they are (and this runs for every tensor of every file a scan reads).
+        if (value.Length <= 60 && !value.AsSpan().ContainsAnyInRange('\0', '\x1f') && !value.AsSpan().ContainsAnyInRange('\x7f', '\x9f'))
+        {
+            return value;
+        }
+
         var builder = new StringBuilder();
         foreach (var c in value.Length > 60 ? value[..60] + "…" : value)
         {

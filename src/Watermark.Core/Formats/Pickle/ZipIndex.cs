@@ -126,7 +126,19 @@ internal static class ZipIndex
     private static (long Count, long Offset, long Size) FindEnd(FileCursor cursor)
     {
         // The end record is the last 22 bytes plus a comment of up to 65,535 bytes; it must end the file exactly.
-        var tailLength = (int)Math.Min(cursor.Length, EndLength + ushort.MaxValue);
+        // torch.save writes no comment, so the last 22 bytes are tried alone before the whole tail is read.
+        var tailLength = (int)Math.Min(cursor.Length, EndLength);
+        if (tailLength == EndLength && TryFindEnd(cursor, tailLength) is { } quick)
+        {
+            return quick;
+        }
+
+        tailLength = (int)Math.Min(cursor.Length, EndLength + ushort.MaxValue);
+        return TryFindEnd(cursor, tailLength) ?? throw cursor.Error("starts like a zip archive but has no end-of-central-directory record; the copy is truncated, copy it again.");
+    }
+
+    private static (long Count, long Offset, long Size)? TryFindEnd(FileCursor cursor, int tailLength)
+    {
         cursor.Seek(cursor.Length - tailLength);
         var tail = cursor.ReadBytes(tailLength, "the end of the zip archive");
         for (var at = tailLength - EndLength; at >= 0; at--)
@@ -159,7 +171,7 @@ internal static class ZipIndex
             return (count, offset, size);
         }
 
-        throw cursor.Error("starts like a zip archive but has no end-of-central-directory record; the copy is truncated, copy it again.");
+        return null;
     }
 
     private static (long Count, long Offset, long Size, long EndPosition) ReadEnd64(FileCursor cursor, long endPosition)
