@@ -81,6 +81,8 @@ public class ExtractorTests
 
         var mean = FilterMean.Compute(weight, [filters, m]);
         Assert.Equal(w.Select(BitConverter.DoubleToInt64Bits), mean.Select(BitConverter.DoubleToInt64Bits));
+        // The first projection with a key reads X by row, later ones by column (vectors across bits): both exact.
+        Assert.Equal(y.Select(BitConverter.DoubleToInt64Bits), Extractor.Extract(key, weight, [filters, m]).Projection.Select(BitConverter.DoubleToInt64Bits));
         Assert.Equal(y.Select(BitConverter.DoubleToInt64Bits), Extractor.Extract(key, weight, [filters, m]).Projection.Select(BitConverter.DoubleToInt64Bits));
     }
 

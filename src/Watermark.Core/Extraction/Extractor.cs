@@ -83,6 +83,27 @@ public static class Extractor
     /// </summary>
     internal static double[] Project(WatermarkKey key, ReadOnlySpan<double> w)
     {
+        if (!key.ProjectsByColumn)
+        {
+            // The first projection with a key reads X by row, as it is derived: the same sums, in the same order.
+            var x = key.ProjectionArray;
+            var m = w.Length;
+            var rows = new double[key.Bits];
+            for (var j = 0; j < rows.Length; j++)
+            {
+                var row = x.AsSpan(j * m, m);
+                var sum = 0.0;
+                for (var i = 0; i < m; i++)
+                {
+                    sum += row[i] * w[i];
+                }
+
+                rows[j] = sum;
+            }
+
+            return rows;
+        }
+
         var bits = key.Bits;
         var columns = key.ProjectionByColumn;
         var y = new double[bits];

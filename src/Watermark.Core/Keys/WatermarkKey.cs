@@ -16,6 +16,7 @@ public sealed class WatermarkKey
 
     private float[]? projection;
     private float[]? projectionByColumn;
+    private int projections;
     private bool[]? targetBits;
     private bool[]? mask;
 
@@ -169,17 +170,31 @@ public sealed class WatermarkKey
     /// X transposed (M×T row-major), derived once and cached, so that Xw is computed a column at a time with all T
     /// sums in vectors (<see cref="Extractor.Score"/>). Secret like X.
     /// </summary>
+    /// <summary>
+    /// Whether Xw should be computed by column (<see cref="ProjectionByColumn"/>): from the second projection with this
+    /// key on, so that a single verification does not pay for transposing X, while a scan over many files does once.
+    /// </summary>
+    internal bool ProjectsByColumn => Interlocked.Increment(ref projections) > 1;
+
     internal float[] ProjectionByColumn =>
         LazyInitializer.EnsureInitialized(ref projectionByColumn, () =>
         {
             var x = ProjectionArray;
             var m = FilterMeanLength;
+            // In 32×32 tiles, so that neither the reads nor the writes stride through the whole matrix.
+            const int Tile = 32;
             var transposed = new float[x.Length];
-            for (var j = 0; j < Bits; j++)
+            for (var j0 = 0; j0 < Bits; j0 += Tile)
             {
-                for (var i = 0; i < m; i++)
+                for (var i0 = 0; i0 < m; i0 += Tile)
                 {
-                    transposed[(i * Bits) + j] = x[(j * m) + i];
+                    for (var j = j0; j < Math.Min(j0 + Tile, Bits); j++)
+                    {
+                        for (var i = i0; i < Math.Min(i0 + Tile, m); i++)
+                        {
+                            transposed[(i * Bits) + j] = x[(j * m) + i];
+                        }
+                    }
                 }
             }
 
