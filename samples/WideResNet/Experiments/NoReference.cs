@@ -40,7 +40,6 @@ internal sealed class NoReference() : Experiment("noreference", "without a refer
         }
 
         var removal = Runner.ReadJson<ExperimentResult>(removalPath).Removal ?? throw new InvalidDataException($"'{removalPath}' holds no removal rows.");
-        var files = Path.Combine(runner.Settings.RunsFolder, "removal-files");
         var rows = new List<Row>();
         var notes = new List<string>();
         var read = new Dictionary<(string Network, string Attack), (VerificationResult? Plain, VerificationResult? Folded)>();
@@ -50,7 +49,7 @@ internal sealed class NoReference() : Experiment("noreference", "without a refer
             var folds = network == "ResNet-20" ? new Dictionary<string, string>(StringComparer.Ordinal) { [keyring.Slots[0].Parameter] = Norm } : null;
             foreach (var attack in removal.Where(r => r.Network == network))
             {
-                var path = Path.Combine(files, $"{run.Spec.Name}-{Removal.Slug(attack.Attack)}.dat");
+                var path = Removal.CopyPath(runner, run.Spec.Name, attack.Attack);
                 if (!File.Exists(path))
                 {
                     throw new InvalidOperationException($"'{path}' is missing: run the 'removal' experiment first (it writes the attacked copies).");
@@ -92,7 +91,7 @@ internal sealed class NoReference() : Experiment("noreference", "without a refer
         // The null: neither reading looks at the key, so for keys no model saw the bits should be fair coins.
         foreach (var (network, run, attack, fold) in new[] { ("WRN-10-2", wrn, "none", false), ("WRN-10-2", wrn, "all four + fine-tune", false), ("ResNet-20", resnet, "none", true), ("ResNet-20", resnet, "all three + fine-tune", true) })
         {
-            var model = ModelFile.Open(Path.Combine(files, $"{run.Spec.Name}-{Removal.Slug(attack)}.dat"));
+            var model = ModelFile.Open(Removal.CopyPath(runner, run.Spec.Name, attack));
             var host = Keyring.Load(Path.Combine(runner.Folder(run.Spec.Name), "key.json")).Slots[0].Parameter;
             var shape = model.Find(host).Shape;
             var folds = new Dictionary<string, string>(StringComparer.Ordinal) { [host] = Norm };

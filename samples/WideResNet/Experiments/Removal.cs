@@ -60,8 +60,7 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
         var s = runner.Settings.Seed;
         var wrn = runner.Get(Runs.Marked(s));
         var resnet = runner.Get(Runs.MarkedResNet20(s));
-        var files = Path.Combine(runner.Settings.RunsFolder, "removal-files");
-        Directory.CreateDirectory(files);
+        Directory.CreateDirectory(Path.GetDirectoryName(CopyPath(runner, wrn.Spec.Name, "none"))!);
         var test = SampleTraining.TestBatches(runner.CifarTest);
         var rows = new List<RemovalRow>();
         foreach (var target in new[] { WrnTarget(runner, wrn), ResNetTarget(runner, resnet) })
@@ -75,7 +74,7 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
                 : ReferenceOptions.Default;
             foreach (var attack in target.Attacks)
             {
-                var path = Path.Combine(files, $"{target.Run.Spec.Name}-{Slug(attack.Name)}.dat");
+                var path = CopyPath(runner, target.Run.Spec.Name, attack.Name);
                 // Fine-tunings are slow: an attacked copy is reused unless its original was trained again since.
                 if (!File.Exists(path) || File.GetLastWriteTimeUtc(path) < File.GetLastWriteTimeUtc(original))
                 {
@@ -165,7 +164,11 @@ internal sealed class Removal() : Experiment("removal", "removal attacks (permut
 
     private static string ShiftText(double shift) => string.Create(CultureInfo.InvariantCulture, $"every conv: W ← W − {shift}·mean₀(W) + N(0, std(W)²) (the toolbox's weight shifting{(shift == WeightShifting.DefaultShift ? ", its s" : ", s")} = {shift})");
 
-    internal static string Slug(string name) => new([.. name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
+    /// <summary>Where the attacked copy <paramref name="attack"/> of run <paramref name="run"/> is kept (other experiments read it there).</summary>
+    public static string CopyPath(Runner runner, string run, string attack) =>
+        Path.Combine(runner.Settings.RunsFolder, "removal-files", $"{run}-{Slug(attack)}.dat");
+
+    private static string Slug(string name) => new([.. name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
 
     private static void Copy(string source, string destination) => File.Copy(source, destination, overwrite: true);
 

@@ -22,38 +22,7 @@ public static class ModelVerification
     {
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(model);
-
-        // Checked before any value is read: a bad bound is the caller's mistake, whatever the file holds.
-        if (!(alpha > 0 && alpha < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "The false-positive bound alpha must lie in (0, 1), e.g. 1e-6.");
-        }
-
-        var slots = new List<SlotVerification>(keyring.Slots.Length);
-        foreach (var slot in keyring.Slots)
-        {
-            var entry = model.FindHost(slot);
-            // A pooled buffer: scanning thousands of files then reuses the same pages instead of the GC
-            // committing (and the kernel zero-filling) a fresh large array for each.
-            if (entry.ElementCount > Array.MaxLength)
-            {
-                throw new ModelFormatException(model.Source, $"tensor '{entry.Name}' has {entry.ElementCount} elements, more than one array holds.");
-            }
-
-            var buffer = ArrayPool<float>.Shared.Rent((int)entry.ElementCount);
-            try
-            {
-                var values = buffer.AsSpan(0, (int)entry.ElementCount);
-                model.ReadFloat32(entry, values);
-                slots.Add(Extractor.Extract(slot, values, entry.Shape));
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(buffer);
-            }
-        }
-
-        return new VerificationResult(slots, alpha);
+        return VerifySlots(keyring, model, null, alpha, Attacks.BatchNormAbsorption.DefaultEpsilon);
     }
 
     /// <summary>
@@ -68,54 +37,83 @@ public static class ModelVerification
         ArgumentNullException.ThrowIfNull(keyring);
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(foldNorms);
-        if (!(alpha > 0 && alpha < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "The false-positive bound alpha must lie in (0, 1), e.g. 1e-6.");
-        }
-
         var unknown = foldNorms.Keys.FirstOrDefault(name => !keyring.Slots.Any(s => s.Parameter == name));
         if (unknown is not null)
         {
             throw new ArgumentException($"A batch norm to fold is named for slot '{unknown}', which the key file does not have; its slots are {string.Join(", ", keyring.Slots.Select(s => $"'{s.Parameter}'"))}.", nameof(foldNorms));
         }
 
+        return VerifySlots(keyring, model, foldNorms, alpha, epsilon);
+    }
+
+    // Each slot's host is read into a pooled buffer: scanning thousands of files then reuses the same pages instead of
+    // the GC committing (and the kernel zero-filling) a fresh large array for each. A folded slot is read from its copy.
+    private static VerificationResult VerifySlots(Keyring keyring, ModelFile model, IReadOnlyDictionary<string, string>? foldNorms, double alpha, double epsilon)
+    {
+        // Checked before any value is read: a bad bound is the caller's mistake, whatever the file holds.
+        if (!(alpha > 0 && alpha < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "The false-positive bound alpha must lie in (0, 1), e.g. 1e-6.");
+        }
+
         var slots = new List<SlotVerification>(keyring.Slots.Length);
         foreach (var slot in keyring.Slots)
         {
             var entry = model.FindHost(slot);
-            var values = model.ReadFloat32(entry);
-            if (foldNorms.TryGetValue(slot.Parameter, out var norm))
+            if (entry.ElementCount > Array.MaxLength)
             {
-                var hint = $"It is named as the batch norm after slot '{slot.Parameter}'.";
-                float[] Read(string name)
-                {
-                    var tensor = model.Find(name, hint);
-                    return tensor.DType.IsReal()
-                        ? model.ReadFloat32(tensor)
-                        : throw new WatermarkException($"'{tensor.Name}' in '{model.Source}' is {tensor.DTypeName}; a batch norm's scale and running variance are float tensors.");
-                }
-
-                var gamma = Read(norm + ".weight");
-                var variance = Read(norm + ".running_var");
-                if (gamma.Length != entry.Shape[0] || variance.Length != entry.Shape[0])
-                {
-                    throw new WatermarkException($"Slot '{slot.Parameter}' in '{model.Source}' cannot be folded with '{norm}': it has {gamma.Length} channels but the host has {entry.Shape[0]} filters, so it is not the batch norm right after the host; name that one.");
-                }
-
-                try
-                {
-                    values = BatchNormFolding.Fold(values, entry.Shape, gamma, variance, epsilon);
-                }
-                catch (ArgumentException e)
-                {
-                    throw new WatermarkException($"Slot '{slot.Parameter}' in '{model.Source}' cannot be folded with '{norm}': {e.Message.Replace($" (Parameter '{e.ParamName}')", string.Empty, StringComparison.Ordinal)}");
-                }
+                throw new ModelFormatException(model.Source, $"tensor '{entry.Name}' has {entry.ElementCount} elements, more than one array holds.");
             }
 
-            slots.Add(Extractor.Extract(slot, values, entry.Shape));
+            var buffer = ArrayPool<float>.Shared.Rent((int)entry.ElementCount);
+            try
+            {
+                var values = buffer.AsSpan(0, (int)entry.ElementCount);
+                model.ReadFloat32(entry, values);
+                slots.Add(foldNorms is not null && foldNorms.TryGetValue(slot.Parameter, out var norm)
+                    ? Extractor.Extract(slot, Folded(model, slot, entry, values, norm, epsilon), entry.Shape)
+                    : Extractor.Extract(slot, values, entry.Shape));
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+            }
         }
 
         return new VerificationResult(slots, alpha);
+    }
+
+    // The host's values folded with the batch norm after it, every problem with that norm named as unusable input.
+    private static float[] Folded(ModelFile model, WatermarkKey slot, TensorEntry entry, ReadOnlySpan<float> values, string norm, double epsilon)
+    {
+        var hint = $"It is named as the batch norm after slot '{slot.Parameter}'.";
+        var gamma = model.ReadFloat32(RealTensor(model, norm + ".weight", hint, "a batch norm's scale and running variance"));
+        var variance = model.ReadFloat32(RealTensor(model, norm + ".running_var", hint, "a batch norm's scale and running variance"));
+        if (gamma.Length != entry.Shape[0] || variance.Length != entry.Shape[0])
+        {
+            throw new WatermarkException($"Slot '{slot.Parameter}' in '{model.Source}' cannot be folded with '{norm}': it has {gamma.Length} channels but the host has {entry.Shape[0]} filters, so it is not the batch norm right after the host; name that one.");
+        }
+
+        try
+        {
+            return BatchNormFolding.Fold(values, entry.Shape, gamma, variance, epsilon);
+        }
+        catch (ArgumentException e)
+        {
+            throw new WatermarkException($"Slot '{slot.Parameter}' in '{model.Source}' cannot be folded with '{norm}': {e.Message.Replace($" (Parameter '{e.ParamName}')", string.Empty, StringComparison.Ordinal)}");
+        }
+    }
+
+    /// <summary>
+    /// The tensor <paramref name="name"/> that a verification reads beside a host (a batch norm's statistics, a producer
+    /// conv), checked to be a float tensor; <paramref name="hint"/> says in errors why it was looked for, <paramref name="role"/> what it must be.
+    /// </summary>
+    internal static TensorEntry RealTensor(ModelFile model, string name, string hint, string role)
+    {
+        var entry = model.Find(name, hint);
+        return entry.DType.IsReal()
+            ? entry
+            : throw new WatermarkException($"'{entry.Name}' in '{model.Source}' is {entry.DTypeName}; {role} must be float tensors.");
     }
 
     /// <summary>

@@ -203,15 +203,12 @@ public static class ReferenceVerification
     private static ProducerSignature Signature(ModelFile model, ProducerNames producer, string slot)
     {
         var hint = $"It is named as the producer of slot '{slot}'.";
-        float[] Read(string name) => model.ReadFloat32(Real(model, model.Find(name, hint)));
-        var conv = Real(model, model.Find(producer.Conv, hint));
+        const string Role = "a producer's weights and batch-norm statistics";
+        float[] Read(string name) => model.ReadFloat32(ModelVerification.RealTensor(model, name, hint, Role));
+        var conv = ModelVerification.RealTensor(model, producer.Conv, hint, Role);
         return ProducerSignature.FromConvBatchNorm(
             model.ReadFloat32(conv), conv.Shape,
             Read(producer.Norm + ".weight"), Read(producer.Norm + ".bias"),
             Read(producer.Norm + ".running_mean"), Read(producer.Norm + ".running_var"));
     }
-
-    private static TensorEntry Real(ModelFile model, TensorEntry entry) => entry.DType.IsReal()
-        ? entry
-        : throw new WatermarkException($"'{entry.Name}' in '{model.Source}' is {entry.DTypeName}; a producer's weights and batch-norm statistics must be float tensors.");
 }
