@@ -55,7 +55,7 @@ internal static class VerdictJson
             json.WriteNumber("bits", slot.Bits);
             json.WriteNumber("matched", slot.Matched);
             json.WriteNumber("ber", slot.BitErrorRate);
-            WritePValue(json, result.IsTwoSided ? VerificationResult.TwoSidedPValue(slot.Bits, slot.Matched) : slot.PValue);
+            WritePValue(json, result.IsTwoSided ? PValue.BinomialTwoSided(slot.Bits, slot.Matched) : slot.PValue);
             if (folds is not null && folds.TryGetValue(slot.Parameter, out var norm))
             {
                 json.WriteString("foldedWith", norm);

@@ -247,7 +247,7 @@ internal static class VerifyVerb
         text.AppendLine(CultureInfo.InvariantCulture, $"{"slot".PadRight(width)}  {"bits",6}  {"matched",7}  {"BER",6}  {(result.IsTwoSided ? "two-sided p-value" : "p-value")}");
         foreach (var slot in result.Slots)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"{slot.Parameter.PadRight(width)}  {slot.Bits,6}  {slot.Matched,7}  {slot.BitErrorRate,6:0.000}  {(result.IsTwoSided ? VerificationResult.TwoSidedPValue(slot.Bits, slot.Matched) : slot.PValue)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{slot.Parameter.PadRight(width)}  {slot.Bits,6}  {slot.Matched,7}  {slot.BitErrorRate,6:0.000}  {(result.IsTwoSided ? PValue.BinomialTwoSided(slot.Bits, slot.Matched) : slot.PValue)}");
         }
 
         if (result.Slots.Length > 1)

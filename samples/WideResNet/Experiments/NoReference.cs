@@ -110,7 +110,7 @@ internal sealed class NoReference() : Experiment("noreference", "without a refer
         if (File.Exists(alignNull) && Runner.ReadJson<ExperimentResult>(alignNull).Aligned is { } aligned)
         {
             var models = aligned.Where(r => !r.Group.StartsWith("positive", StringComparison.Ordinal)).DistinctBy(r => r.Model).ToList();
-            var twoSided = models.Select(r => (r.Model, P: PValue.FromNaturalLog(Math.Min(0, PValue.BinomialUpperTail(r.Bits, Math.Max(r.PlainMatched, r.Bits - r.PlainMatched)).NaturalLog + Math.Log(2))))).ToList();
+            var twoSided = models.Select(r => (r.Model, P: PValue.BinomialTwoSided(r.Bits, r.PlainMatched))).ToList();
             var lowest = twoSided.MinBy(t => t.P.Log10);
             notes.Add($"Null, the {models.Count} models and layers of `alignnull` that never saw the owner's key (untrained, trained without a key or with other keys, ResNet-20 layers), read plainly with it and judged two-sided: smallest two-sided p = {lowest.P} ({lowest.Model}), flagged at α = 1e-6: {twoSided.Count(t => t.P.IsAtMost(1e-6))}.");
         }
@@ -118,7 +118,7 @@ internal sealed class NoReference() : Experiment("noreference", "without a refer
         // How many of the null keys a fair two-sided binomial test puts at p ≤ level (its steps make it less than level·keys).
         static double Expected(double level)
         {
-            var k = Enumerable.Range(128, 129).First(k => PValue.FromNaturalLog(Math.Min(0, PValue.BinomialUpperTail(256, k).NaturalLog + Math.Log(2))).IsAtMost(level));
+            var k = Enumerable.Range(128, 129).First(k => PValue.BinomialTwoSided(256, k).IsAtMost(level));
             return 2 * NullKeys * Math.Pow(10, PValue.BinomialUpperTail(256, k).Log10);
         }
 

@@ -34,6 +34,17 @@ public readonly struct PValue : IComparable<PValue>, IEquatable<PValue>
     }
 
     /// <summary>
+    /// The two-sided 2·min(P[X ≥ k], P[X ≤ k]) for X ~ Binomial(<paramref name="trials"/>, ½) and k =
+    /// <paramref name="successes"/>, at most 1: under the null both tails are alike, so either one crossing α/2
+    /// happens with probability at most α — a mark read as its complement counts as much as one read as it is.
+    /// </summary>
+    public static PValue BinomialTwoSided(int trials, int successes)
+    {
+        var tail = Math.Min(BinomialUpperTail(trials, successes).NaturalLog, BinomialUpperTail(trials, trials - successes).NaturalLog);
+        return FromNaturalLog(Math.Min(0, tail + Math.Log(2)));
+    }
+
+    /// <summary>
     /// The exact upper tail P[Binomial(<paramref name="trials"/>, ½) ≥ <paramref name="successes"/>]:
     /// the chance that a model which never saw the key matches at least that many of T bits.
     /// Computed in log space from term ratios (no normal approximation), right for any T.

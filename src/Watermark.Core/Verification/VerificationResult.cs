@@ -46,17 +46,7 @@ public sealed class VerificationResult
         Bits = oneSided.Bits;
         Matched = oneSided.Matched;
         IsTwoSided = true;
-        PValue = TwoSidedPValue(Bits, Matched);
-    }
-
-    /// <summary>
-    /// 2·min(P[X ≥ k], P[X ≤ k]) for X ~ Binomial(<paramref name="bits"/>, ½), at most 1: under the null both tails are
-    /// alike, so either one crossing α/2 happens with probability at most α.
-    /// </summary>
-    internal static PValue TwoSidedPValue(int bits, int matched)
-    {
-        var tail = Math.Min(PValue.BinomialUpperTail(bits, matched).NaturalLog, PValue.BinomialUpperTail(bits, bits - matched).NaturalLog);
-        return PValue.FromNaturalLog(Math.Min(0, tail + Math.Log(2)));
+        PValue = PValue.BinomialTwoSided(Bits, Matched);
     }
 
     /// <summary>
